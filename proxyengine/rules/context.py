@@ -1,0 +1,374 @@
+"""The narrow interface between the engine and TrafficScript rules: what a rule reads and what it asks for.
+
+Strings are "byte strings" as TrafficScript sees them: Python ``str`` whose code points are the bytes
+(latin-1). The engine decodes header names/values, paths and bodies with latin-1 before running rules
+and encodes with latin-1 afterwards, so nothing is lost and ``string.length`` counts bytes as on vTM.
+Bodies are the exception: ``request_body``/``response_body`` are ``bytes`` (or ``None`` when the engine
+did not read them); the runtime converts at the edge.
+
+How the engine uses this module, per request::
+
+    tx = Transaction()
+    tx.method, tx.path, tx.query, tx.http_version = "GET", "/a", "x=1", "HTTP/1.1"
+    tx.request_headers = Headers(pairs)
+    ...
+    for rule in virtual_server_request_rules:          # CompiledRule, from compile_rule()
+        rule.run(tx, state, phase="request")
+        if tx.finished:                                # pool.use / sendResponse / redirect / discard
+            break
+    # then honour tx.response, tx.discard, tx.pool, tx.node, tx.persistence_*, tx.rate_class, ...
+    # tx.errors holds one RuleError per aborted rule (log it with rule name and line).
+
+For response rules the engine fills ``response_status``/``response_headers``/``response_body`` and
+calls ``run(..., phase="response")``, then honours ``tx.retry`` (try again: ``True`` or a dict with
+``pool``/``node``), ``tx.response`` and the rewritten response fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """One problem in a rule, at a position: a compile error, or the place a rule aborted at run time."""
+
+    rule: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}:{self.line}:{self.column}: {self.message}"
+
+
+class Headers(list):
+    """An ordered list of (name, value) pairs; lookups ignore the case of the name, order is kept."""
+
+    __slots__ = ()
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((str(n), str(v)) for n, v in pairs)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name``, or ``default``."""
+        lname = name.lower()
+        for n, v in self:
+            if n.lower() == lname:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for n, v in self if n.lower() == lname]
+
+    def contains(self, name: str) -> bool:
+        lname = name.lower()
+        return any(n.lower() == lname for n, _ in self)
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every ``name`` header with one, in the place of the first (appended if absent)."""
+        lname = name.lower()
+        out: list[tuple[str, str]] = []
+        placed = False
+        for n, v in self:
+            if n.lower() == lname:
+                if not placed:
+                    out.append((name, value))
+                    placed = True
+            else:
+                out.append((n, v))
+        if not placed:
+            out.append((name, value))
+        self[:] = out
+
+    def add(self, name: str, value: str) -> None:
+        """Append another ``name`` header, keeping existing ones."""
+        self.append((name, value))
+
+    def remove(self, name: str) -> bool:
+        """Remove every ``name`` header; True if there was one."""
+        lname = name.lower()
+        before = len(self)
+        self[:] = [(n, v) for n, v in self if n.lower() != lname]
+        return len(self) != before
+
+    def names(self) -> list[str]:
+        """Distinct header names, in first-seen order."""
+        seen: dict[str, str] = {}
+        for n, _ in self:
+            seen.setdefault(n.lower(), n)
+        return list(seen.values())
+
+
+@dataclass(slots=True)
+class LocalResponse:
+    """A response a rule asked the engine to send instead of proxying (http.sendResponse, http.redirect)."""
+
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes
+
+
+class Transaction:
+    """One request (and its response) as rules see it. The engine fills it and reads the effects back."""
+
+    __slots__ = (
+        # request side, filled by the engine
+        "protocol",
+        "method",
+        "path",
+        "query",
+        "http_version",
+        "request_headers",
+        "request_body",
+        "remote_ip",
+        "remote_port",
+        "local_ip",
+        "local_port",
+        "virtual_server",
+        "connection_data",
+        "start_time",
+        "retries",
+        # response side, filled by the engine before response rules
+        "response_status",
+        "response_reason",
+        "response_version",
+        "response_headers",
+        "response_body",
+        "queue_time",
+        "server_response_time",
+        # effects rules ask for; the engine honours them
+        "pool",
+        "node",
+        "pool_used",
+        "persistence_key",
+        "persistence_class",
+        "persistence_node",
+        "response",
+        "discard",
+        "close_after",
+        "retry",
+        "avoid_nodes",
+        "request_changed",
+        "response_changed",
+        "pending_response_headers",
+        "rate_class",
+        "rate_key",
+        "bandwidth_class",
+        "service_level_class",
+        "max_reply_time",
+        "idempotent",
+        "cache",
+        "compress",
+        "log_enabled",
+        "recentconns",
+        "dscp",
+        "finished",
+        "logs",
+        "errors",
+        "rule_vars",
+    )
+
+    def __init__(self) -> None:
+        self.protocol: str = "http"  # "http" or "generic"
+        self.method: str = "GET"
+        self.path: str = "/"  # raw (still %-escaped), without the query string
+        self.query: str = ""  # raw, without the "?"
+        self.http_version: str = "HTTP/1.1"
+        self.request_headers: Headers = Headers()
+        self.request_body: bytes | None = None  # generic protocols: the data read so far
+        self.remote_ip: str = ""
+        self.remote_port: int = 0
+        self.local_ip: str = ""
+        self.local_port: int = 0
+        self.virtual_server: str = ""
+        self.connection_data: dict[str, Any] = {}  # connection.data.*: the engine shares one per connection
+        self.start_time: float = time.time()
+        self.retries: int = 0  # how many times the engine already retried this request
+
+        self.response_status: int | None = None
+        self.response_reason: str = ""
+        self.response_version: str = "HTTP/1.1"
+        self.response_headers: Headers | None = None
+        self.response_body: bytes | None = None
+        self.queue_time: float = 0.0  # seconds, for stats.getQueueTime
+        self.server_response_time: float = 0.0  # seconds, for stats.getServerResponseTime
+
+        self.pool: str | None = None  # pool.use / pool.select
+        self.node: str | None = None  # "host:port" with pool.use(pool, host, port), else None
+        self.pool_used: bool = False  # True after pool.use (no further rules run)
+        self.persistence_key: str | None = None  # connection.setPersistenceKey
+        self.persistence_class: str | None = None  # connection.setPersistence (named class), "" = none
+        self.persistence_node: str | None = None  # connection.setPersistenceNode ("host:port")
+        self.response: LocalResponse | None = None  # send this instead of proxying
+        self.discard: bool = False  # connection.discard: drop the connection, no response
+        self.close_after: bool = False  # connection.close: close after this response
+        self.retry: bool | dict[str, str | None] | None = None  # request.retry (response rules)
+        self.avoid_nodes: list[str] = []  # request.avoidNode, for the retry
+        self.request_changed: bool = False  # a rule rewrote method/path/query/headers/body
+        self.response_changed: bool = False  # a rule rewrote status/headers/body of the response
+        # http.setResponseHeader / addResponseHeader / setResponseCookie called in a request rule:
+        # ("set"|"add"|"remove", name, value) applied in order to the response by apply_pending_response_headers
+        self.pending_response_headers: list[tuple[str, str, str]] = []
+        self.rate_class: str | None = None  # rate.use: the engine queues the request in this class
+        self.rate_key: str = ""  # rate.use's optional context (a key within the class)
+        self.bandwidth_class: str | None = None
+        self.service_level_class: str | None = None
+        self.max_reply_time: float | None = None  # request.setMaxReplyTime, seconds
+        self.idempotent: bool | None = None
+        self.cache: bool | None = None  # http.cache.enable/disable
+        self.compress: bool | None = None  # http.compress.enable/disable
+        self.log_enabled: bool = True
+        self.recentconns: bool | None = None  # recentconns.include/exclude
+        self.dscp: int | None = None
+        self.finished: bool = False  # stop running further rules for this request
+        self.logs: list[tuple[str, str, str]] = []  # (level "info"|"warn"|"error", rule, message)
+        self.errors: list[RuleError] = []  # one per aborted rule: rule name, line, column, message
+        self.rule_vars: dict[str, Any] = {}  # rule.getState and friends (per transaction)
+
+    def apply_pending_response_headers(self, headers: Headers) -> None:
+        """Apply response-header edits that request rules made before there was a response."""
+        for op, name, value in self.pending_response_headers:
+            if op == "set":
+                headers.set(name, value)
+            elif op == "add":
+                headers.add(name, value)
+            else:
+                headers.remove(name)
+
+
+class RuleStats:
+    """Counters for one rule, as shown in the rule's statistics."""
+
+    __slots__ = ("executions", "aborts", "discards", "pool_select", "retries", "responds")
+
+    def __init__(self) -> None:
+        self.executions = 0
+        self.aborts = 0
+        self.discards = 0
+        self.pool_select = 0
+        self.retries = 0
+        self.responds = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+class RateBucket:
+    """A rate class's token state: requests allowed per second and per minute (0 = unlimited)."""
+
+    __slots__ = ("per_second", "per_minute", "second_start", "second_count", "minute_start", "minute_count")
+
+    def __init__(self, per_second: int = 0, per_minute: int = 0) -> None:
+        self.per_second = per_second
+        self.per_minute = per_minute
+        self.second_start = 0.0
+        self.second_count = 0
+        self.minute_start = 0.0
+        self.minute_count = 0
+
+    def take(self, now: float) -> bool:
+        """Count one request at ``now``; False if it is over the class's rate (it would be queued)."""
+        if now - self.second_start >= 1.0:
+            self.second_start, self.second_count = now, 0
+        if now - self.minute_start >= 60.0:
+            self.minute_start, self.minute_count = now, 0
+        if (self.per_second and self.second_count >= self.per_second) or (
+            self.per_minute and self.minute_count >= self.per_minute
+        ):
+            return False
+        self.second_count += 1
+        self.minute_count += 1
+        return True
+
+    def backlog(self, now: float) -> int:
+        """How many requests over the limit this window has seen (an estimate of the queue)."""
+        over = 0
+        if self.per_second:
+            over = max(over, self.second_count - self.per_second)
+        if self.per_minute:
+            over = max(over, self.minute_count - self.per_minute)
+        return over
+
+
+@dataclass(slots=True)
+class PoolInfo:
+    """A pool's nodes by state, kept current by the engine for pool.activenodes and friends."""
+
+    active: list[str]
+    draining: list[str]
+    disabled: list[str]
+    failed: list[str]
+
+    def all_nodes(self) -> list[str]:
+        return self.active + self.draining + self.disabled + self.failed
+
+
+@dataclass(slots=True)
+class ServiceLevelInfo:
+    """A service level monitor's current figures (slm.*)."""
+
+    conforming: float = 100.0  # percent of recent requests within the threshold
+    threshold_ms: int = 1000
+    is_ok: bool = True
+
+
+class EngineState:
+    """State that outlives one request and is shared by every rule in this engine process.
+
+    The engine creates one and passes it to every ``CompiledRule.run``; it keeps it across configuration
+    reloads (data.* and counters survive a reload, as on vTM) and updates the config-derived parts.
+    """
+
+    __slots__ = (
+        "data",
+        "local_data",
+        "counters",
+        "rate_classes",
+        "rates",
+        "pools",
+        "service_levels",
+        "rule_stats",
+        "events",
+        "resolver",
+        "instruction_budget",
+        "hostname",
+        "rest_api_port",
+        "now",
+    )
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}  # data.set / data.get (cluster-wide on vTM, process-wide here)
+        self.local_data: dict[str, Any] = {}  # data.local.*
+        self.counters: dict[int, int] = {}  # counter.increment(n, amount): user counters 1..n
+        self.rate_classes: dict[str, tuple[int, int]] = {}  # name -> (max per second, max per minute), config
+        self.rates: dict[tuple[str, str], RateBucket] = {}  # (class, context key) -> bucket, created lazily
+        self.pools: dict[str, PoolInfo] = {}  # pool name -> node states, kept current by the engine
+        self.service_levels: dict[str, ServiceLevelInfo] = {}
+        self.rule_stats: dict[str, RuleStats] = {}  # rule name -> counters
+        self.events: deque[tuple[str, str]] = deque(maxlen=10000)  # event.emit(name, message), engine drains
+        # net.dns.*: (name, family "A"|"AAAA"|"PTR") -> list of answers; None means the system resolver
+        self.resolver: Callable[[str, str], list[str]] | None = None
+        self.instruction_budget: int = 1_000_000  # loop iterations + sub calls per rule run
+        self.hostname: str = ""
+        self.rest_api_port: int = 9070
+        self.now: Callable[[], float] = time.time  # tests freeze time here
+
+    def stats_for(self, rule: str) -> RuleStats:
+        stats = self.rule_stats.get(rule)
+        if stats is None:
+            stats = self.rule_stats[rule] = RuleStats()
+        return stats
+
+    def rate_bucket(self, rate_class: str, key: str = "") -> RateBucket:
+        bucket = self.rates.get((rate_class, key))
+        if bucket is None:
+            per_second, per_minute = self.rate_classes.get(rate_class, (0, 0))
+            bucket = self.rates[(rate_class, key)] = RateBucket(per_second, per_minute)
+        return bucket
