@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "vtmadmin.middleware.CollapseSlashesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,6 +109,11 @@ TEMPLATES = [
     },
 ]
 WSGI_APPLICATION = "vtmadmin.wsgi.application"
+
+try:
+    (ZEUSHOME / "admin" / "var").mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # a read-only $ZEUSHOME is reported by the first command that needs the database
 
 DATABASES = {
     "default": {

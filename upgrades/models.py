@@ -1,0 +1,1 @@
+"""Software versions and upgrades (the upgrade issue fills this in)."""

@@ -1,0 +1,1 @@
+"""Business logic of the admin side: everything with a side effect lives here."""

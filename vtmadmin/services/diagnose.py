@@ -1,0 +1,73 @@
+"""Problems a stored configuration may have that do not stop it being stored, as on vTM:
+references to objects that do not exist yet, rules that do not compile, certificates
+that do not parse. The engine keeps only the affected virtual server down."""
+
+from vtmadmin.registry import TYPES, ObjectType
+from vtmadmin.services.config import referenced_names
+
+
+def _check_rule(name: str, text: str, pools: set[str]) -> list[str]:
+    try:
+        from proxyengine.rules import check_rule
+    except ImportError:
+        return []
+    return [
+        f"rules '{name}' line {e.line} column {e.column}: {e.message}" for e in check_rule(name, text, pools=pools)
+    ]
+
+
+def _check_certificate(name: str, properties: dict) -> list[str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    basic = properties.get("basic", {})
+    problems = []
+    if basic.get("public"):
+        try:
+            x509.load_pem_x509_certificate(basic["public"].encode())
+        except ValueError as e:
+            problems.append(f"ssl/server_keys '{name}': the certificate (basic.public) does not parse: {e}")
+    if basic.get("private"):
+        try:
+            load_pem_private_key(basic["private"].encode(), password=None)
+        except (ValueError, TypeError) as e:
+            problems.append(f"ssl/server_keys '{name}': the private key (basic.private) does not parse: {e}")
+    return problems
+
+
+def object_warnings(*, otype: ObjectType, name: str, names: dict[str, set[str]] | None = None) -> list[str]:
+    """The problems of one object."""
+    obj = otype.model.objects.filter(name=name).first()
+    if obj is None:
+        return []
+    if names is None:
+        names = {path: set(t.model.objects.values_list("name", flat=True)) for path, t in TYPES.items()}
+    problems = []
+    if otype.raw:
+        if otype.path == "rules":
+            problems += _check_rule(name, obj.text, names["pools"])
+        return problems
+    for ref in otype.references:
+        for target in referenced_names(obj.properties, ref):
+            if target not in names[ref.target]:
+                problems.append(
+                    f"{otype.path} '{name}': {ref.section}.{ref.key} names {ref.target} '{target}', which does not exist"
+                )
+    if otype.path == "ssl/server_keys":
+        problems += _check_certificate(name, obj.properties)
+    if otype.path == "virtual_servers":
+        basic, ssl = obj.properties.get("basic", {}), obj.properties.get("ssl", {})
+        if basic.get("ssl_decrypt") and not ssl.get("server_cert_default"):
+            problems.append(f"virtual_servers '{name}': ssl_decrypt is on but ssl.server_cert_default names no certificate")
+    return problems
+
+
+def config_diagnose() -> list[dict]:
+    """Every problem of the stored configuration, one entry per object that has any."""
+    names = {path: set(t.model.objects.values_list("name", flat=True)) for path, t in TYPES.items()}
+    report = []
+    for path, otype in TYPES.items():
+        for name in sorted(names[path]):
+            if problems := object_warnings(otype=otype, name=name, names=names):
+                report.append({"type": path, "name": name, "problems": problems})
+    return report

@@ -1,0 +1,3 @@
+"""The software version of this traffic manager."""
+
+VERSION = "21.4"
