@@ -107,7 +107,11 @@ class Headers(list):
 
 @dataclass(slots=True)
 class LocalResponse:
-    """A response a rule asked the engine to send instead of proxying (http.sendResponse, http.redirect)."""
+    """A response a rule asked the engine to send instead of proxying (http.sendResponse, http.redirect).
+
+    ``status == 0`` means "raw bytes": send ``body`` as it is, no HTTP framing (connection.close(data),
+    request.sendResponse on generic virtual servers); ``close`` on the transaction says whether to close.
+    """
 
     status: int
     reason: str
@@ -173,6 +177,8 @@ class Transaction:
         "logs",
         "errors",
         "rule_vars",
+        "settings",
+        "delay",
     )
 
     def __init__(self) -> None:
@@ -214,7 +220,7 @@ class Transaction:
         self.request_changed: bool = False  # a rule rewrote method/path/query/headers/body
         self.response_changed: bool = False  # a rule rewrote status/headers/body of the response
         # http.setResponseHeader / addResponseHeader / setResponseCookie called in a request rule:
-        # ("set"|"add"|"remove", name, value) applied in order to the response by apply_pending_response_headers
+        # ("set"|"add"|"remove"|"remove_cookie", name, value) applied in order to the response by apply_pending_response_headers
         self.pending_response_headers: list[tuple[str, str, str]] = []
         self.rate_class: str | None = None  # rate.use: the engine queues the request in this class
         self.rate_key: str = ""  # rate.use's optional context (a key within the class)
@@ -230,7 +236,11 @@ class Transaction:
         self.finished: bool = False  # stop running further rules for this request
         self.logs: list[tuple[str, str, str]] = []  # (level "info"|"warn"|"error", rule, message)
         self.errors: list[RuleError] = []  # one per aborted rule: rule name, line, column, message
-        self.rule_vars: dict[str, Any] = {}  # rule.getState and friends (per transaction)
+        self.rule_vars: dict[str, Any] = {}  # scratch state the library keeps per transaction
+        # other knobs rules set that the engine may honour: "max_connection_attempts", "tos",
+        # "virtual_server_timeout", "max_transaction_duration", "request_ends_at", "cache_key", ...
+        self.settings: dict[str, Any] = {}
+        self.delay: float = 0.0  # connection.sleep: seconds the engine waits before going on
 
     def apply_pending_response_headers(self, headers: Headers) -> None:
         """Apply response-header edits that request rules made before there was a response."""
@@ -239,6 +249,9 @@ class Transaction:
                 headers.set(name, value)
             elif op == "add":
                 headers.add(name, value)
+            elif op == "remove_cookie":
+                prefix = name + "="
+                headers[:] = [(n, v) for n, v in headers if n.lower() != "set-cookie" or not v.startswith(prefix)]
             else:
                 headers.remove(name)
 
