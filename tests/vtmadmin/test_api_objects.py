@@ -177,3 +177,8 @@ def test_each_change_makes_a_revision_and_writes_engine_json(api, settings, djan
     # an update that changes nothing makes no revision
     put(api, "pools/rev", {"properties": {"basic": {"nodes_table": [{"node": "127.0.0.1:8001"}]}}})
     assert revision_latest().number == after.number
+
+
+def test_this_traffic_manager_cannot_be_deleted(api, settings):
+    r = api.delete(f"{BASE}/traffic_managers/{settings.TM_NAME}")
+    assert r.status_code == 403 and r.json()["error_id"] == "resource.protected"

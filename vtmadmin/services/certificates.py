@@ -16,7 +16,7 @@ from vtmadmin.services.engine import write_atomically
 def admin_certificate_paths() -> tuple[Path, Path]:
     """The certificate and key files, made now if they do not exist yet."""
     etc = Path(settings.ZEUSHOME) / "admin" / "etc"
-    cert, key = etc / "admin.crt", etc / "admin.key"
+    cert, key = etc / "admin.public", etc / "admin.private"
     if not (cert.exists() and key.exists()):
         cert_pem, key_pem = self_signed_certificate(common_name=socket.getfqdn() or settings.TM_NAME)
         write_atomically(key, key_pem, mode=0o600)

@@ -169,9 +169,11 @@ def referenced_names(properties: dict, ref) -> list[str]:
 @transaction.atomic
 def config_object_delete(*, otype: ObjectType, name: str, reason: str = "") -> None:
     """Delete an object unless it is built in or still used by another object."""
+    from django.conf import settings
+
     from vtmadmin.services.revisions import revision_record
 
-    if otype.singleton or (otype.path, name) in PROTECTED:
+    if otype.singleton or (otype.path, name) in PROTECTED or (otype.path, name) == ("traffic_managers", settings.TM_NAME):
         raise ObjectProtected(f"{otype.path} '{name}' is built in and cannot be deleted")
     obj = _load(otype, name)
     if users := references_to(otype=otype, name=name):
