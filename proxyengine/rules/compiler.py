@@ -10,6 +10,7 @@ can be reported at the rule's line.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from . import nodes as n
 from .context import RuleError
 from .parser import parse
 from .runtime import HELPERS, UNSUPPORTED_FAMILIES, Builtin
+from .runtime import REGISTRY
 from .runtime.core import INF, lookup
 
 BINOP_HELPERS = {
@@ -37,6 +39,7 @@ BINOP_HELPERS = {
 CMP_HELPERS = {"==": "_eq", "!=": "_ne", "<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
 INT_SAFE = {"+", "-", "*", "&", "|", "^"}
 NUMERIC_TYPES = {"int", "float", "num"}
+FOLDED_NAMES = {name.lower(): name for name in REGISTRY}
 
 
 class CompileFailed(Exception):
@@ -131,7 +134,7 @@ class Compiler:
 
     def compile_source(self, source: str) -> Compiled:
         program, parse_errors = parse(source)
-        for err in parse_errors:
+        for err in _without_cascades(parse_errors):
             self.errors.append(RuleError(self.rule, err.line, err.col, err.message))
         self.ns = self.collect_namespace(program, "", [self.rule])
         self.emit_namespace(self.ns)
@@ -166,8 +169,8 @@ class Compiler:
     def check_nested_subs(self, body: tuple[n.Node, ...], top: bool) -> None:
         for stmt in body:
             if isinstance(stmt, n.Sub | n.Import) and not top:
-                kind = "subroutine" if isinstance(stmt, n.Sub) else "import"
-                self.error(stmt, f"an {kind} must be at the top level of the rule")
+                kind = "a subroutine" if isinstance(stmt, n.Sub) else "an import"
+                self.error(stmt, f"{kind} must be at the top level of the rule")
             for child in _child_blocks(stmt):
                 self.check_nested_subs(child, top=False)
 
@@ -630,7 +633,9 @@ class Compiler:
             if any(folded.startswith(f + ".") for f in UNSUPPORTED_FAMILIES):
                 self.error(node, f"function {name} is not supported")
             else:
-                self.error(node, f"unknown function {name}")
+                close = difflib.get_close_matches(folded, FOLDED_NAMES, n=1, cutoff=0.8)
+                hint = f" (did you mean {FOLDED_NAMES[close[0]]}?)" if close else ""
+                self.error(node, f"unknown function {name}{hint}")
             return None
         if nargs < builtin.min_args or (builtin.max_args != INF and nargs > builtin.max_args):
             self.error(node, f"{name} expects {_arity_text(builtin)}, got {nargs}")
@@ -644,6 +649,12 @@ class Compiler:
             self.error(node, f"subroutine {sub.name} expects {_plural(len(sub.params))}, got {nargs}")
             return None
         return f"{ns.py_name(sub.name)}(c, "
+
+
+def _without_cascades(errors: list) -> list:
+    """Drop errors that only follow from an unterminated string or comment running to the end of the rule."""
+    cut = min(((e.line, e.col) for e in errors if e.message.startswith("unterminated")), default=None)
+    return [e for e in errors if cut is None or (e.line, e.col) <= cut]
 
 
 def _plural(k: int) -> str:

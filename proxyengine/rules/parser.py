@@ -393,7 +393,8 @@ class Parser:
         if kind == "name":
             name = self.dotted_name()
             if not self.at("("):
-                raise self.fail(f"expected '(' to call '{name}', found {self.tok.describe()}")
+                hint = f" (a variable is written '${name}')" if "." not in name else ""
+                raise self.fail(f"expected '(' to call '{name}', found {self.tok.describe()}{hint}")
             self.advance()
             args: list[n.Node] = []
             if not self.at(")"):
