@@ -12,6 +12,7 @@ from vtmadmin.services import backups
 from vtmadmin.services.diagnose import config_diagnose
 from vtmadmin.services.document import DocumentInvalid
 from vtmadmin.services.engine import EngineUnavailable, engine_control
+from vtmadmin.services.licensing import license_in_force
 from vtmadmin.services.revisions import revision_latest
 from vtmadmin.version import VERSION
 
@@ -24,7 +25,7 @@ class StatusRoot(VTMView):
 class LocalTM(VTMView):
     def get(self, request, version):
         return Response(children(f"/api/tm/{version}/status/local_tm/",
-                                 ["backups", "diagnose", "information", "state", "statistics"]))
+                                 ["backups", "diagnose", "information", "license", "state", "statistics"]))
 
 
 def node_uuid() -> str:
@@ -131,3 +132,11 @@ class Backups(VTMView):
 class BackupsRoot(VTMView):
     def get(self, request, version):
         return Response(children(f"/api/tm/{version}/status/local_tm/backups/", ["full"]))
+
+
+class LicenseInForce(VTMView):
+    """The license in force: a valid key's terms, or the Community Edition's."""
+
+    def get(self, request, version):
+        limits, problems = license_in_force()
+        return Response({"license": {**limits, "problems": problems}})

@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(rf"^api/tm/{V}/status/local_tm/?$", status.LocalTM.as_view()),
     re_path(rf"^api/tm/{V}/status/local_tm/information/?$", status.Information.as_view()),
     re_path(rf"^api/tm/{V}/status/local_tm/state/?$", status.State.as_view()),
+    re_path(rf"^api/tm/{V}/status/local_tm/license/?$", status.LicenseInForce.as_view()),
     re_path(rf"^api/tm/{V}/status/local_tm/diagnose/?$", status.Diagnose.as_view()),
     re_path(rf"^api/tm/{V}/status/local_tm/backups/?$", status.BackupsRoot.as_view()),
     re_path(rf"^api/tm/{V}/status/local_tm/backups/full/?$", status.Backups.as_view()),

@@ -44,6 +44,13 @@ def object_warnings(*, otype: ObjectType, name: str, names: dict[str, set[str]] 
         names = {path: set(t.model.objects.values_list("name", flat=True)) for path, t in TYPES.items()}
     problems = []
     if otype.raw:
+        if otype.path == "license_keys":
+            from vtmadmin.services.licensing import LicenseInvalid, license_parse
+
+            try:
+                license_parse(obj.text)
+            except LicenseInvalid as e:
+                problems.append(f"license_keys '{name}': {e}; it is not used")
         if otype.path == "rules":
             problems += _check_rule(name, obj.text, names["pools"])
         return problems
