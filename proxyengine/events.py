@@ -1,0 +1,125 @@
+"""The event log (node failed / recovered, reload accepted / refused, ...) and per-virtual-server access logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections import deque
+
+
+class EventLog:
+    """Appends one line per event to ``<log_dir>/events.log`` and keeps the latest in memory for the control socket."""
+
+    def __init__(self, log_dir: str | None = None, process: str = "engine"):
+        self.path = os.path.join(log_dir, "events.log") if log_dir else None
+        self.process = process
+        self.recent: deque[dict] = deque(maxlen=500)
+
+    def set_dir(self, log_dir: str) -> None:
+        self.path = os.path.join(log_dir, "events.log") if log_dir else None
+
+    def log(self, level: str, obj: str, message: str) -> None:
+        now = time.time()
+        self.recent.append({"time": now, "level": level, "object": obj, "message": message})
+        line = f"[{time.strftime('%d/%b/%Y:%H:%M:%S %z', time.localtime(now))}] {level.upper():7} {obj}: {message}\n"
+        if self.path:
+            try:
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as f:
+                    f.write(line)
+                return
+            except OSError:
+                pass
+        sys.stderr.write(line)
+
+    def node_failed(self, pool: str, node: str, why: str) -> None:
+        self.log("serious", f"pools/{pool}", f"nodefail: node {node} has failed: {why}")
+
+    def node_recovered(self, pool: str, node: str, why: str) -> None:
+        self.log("info", f"pools/{pool}", f"nodeworking: node {node} is working again: {why}")
+
+    def internal_error(self, where: str, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=4)).strip()
+        self.log("serious", "engine", f"internal error in {where}: {tb}")
+
+
+_LOG_TOKEN = None
+
+
+class AccessLog:
+    """An access log for one virtual server; lines are batched and written once a second (never per request)."""
+
+    def __init__(self, path: str, fmt: str, vs_name: str):
+        import re
+
+        global _LOG_TOKEN
+        if _LOG_TOKEN is None:
+            _LOG_TOKEN = re.compile(r"%\{([^}]*)\}([io])|%(.)")
+        self.path = path
+        self.fmt = fmt
+        self.vs_name = vs_name
+        self.parts = _LOG_TOKEN.split(fmt)
+        self.pending: list[str] = []
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+    def add(self, client, ex) -> None:
+        self.pending.append(self.format(client, ex))
+        if len(self.pending) >= 1000:
+            self.flush()
+
+    def format(self, client, ex) -> str:
+        out = []
+        parts = self.parts
+        i = 0
+        while i < len(parts):
+            out.append(parts[i])
+            if i + 3 >= len(parts):
+                break
+            header, direction, code = parts[i + 1], parts[i + 2], parts[i + 3]
+            out.append(self._field(client, ex, header, direction, code))
+            i += 4
+        return "".join(out) + "\n"
+
+    def _field(self, client, ex, header, direction, code) -> str:
+        if header is not None:
+            if direction == "i":
+                lname = header.lower().encode()
+                for n, v in ex.headers:
+                    if n.lower() == lname:
+                        return v.decode("latin-1")
+            return "-"
+        if code == "h":
+            return client.client_ip
+        if code in ("l", "u"):
+            return "-"
+        if code == "t":
+            return time.strftime("[%d/%b/%Y:%H:%M:%S %z]")
+        if code == "r":
+            return f"{ex.method.decode('latin-1')} {ex.url.decode('latin-1')} HTTP/{ex.version}"
+        if code == "s":
+            return str(ex.status)
+        if code == "b":
+            return str(ex.resp_bytes) if ex.resp_bytes else "-"
+        if code == "v":
+            return self.vs_name
+        if code == "n":
+            return ex.pool.name if ex.pool else "-"
+        if code == "T":
+            return str(int(time.monotonic() - ex.started))
+        if code == "D":
+            return str(int((time.monotonic() - ex.started) * 1e6))
+        if code == "%":
+            return "%"
+        return "-"
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        lines, self.pending = self.pending, []
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+        except OSError:
+            pass

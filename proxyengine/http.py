@@ -1,0 +1,1008 @@
+"""HTTP/1.1 reverse proxy: the client-side and node-side asyncio Protocols.
+
+httptools frames messages; bodies stream through (never collected), with reading paused at high-water
+marks on either side. Everything one ``data_received`` produces for a peer is sent with one
+``writelines``. Keep-alive reuse is decided inside ``on_message_complete`` (httptools clears
+``should_keep_alive`` once ``feed_data`` returns). No Task or Future per request: a task only to connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections import deque
+
+import httptools
+
+from .pools import DISCARD_POOL, Node, Pool
+from .rulehooks import run_request_rules, run_response_rules
+
+IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
+HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade")
+)
+RETAIN_LIMIT = 65536  # request body bytes kept so an idempotent request can be retried on another node
+MAX_PIPELINE = 32
+
+REASONS = {
+    400: b"Bad Request", 408: b"Request Timeout", 413: b"Payload Too Large", 502: b"Bad Gateway",
+    503: b"Service Unavailable", 504: b"Gateway Timeout", 500: b"Internal Server Error",
+}  # fmt: skip
+
+# reasons reading from the client is paused (a bitmask, so flow control and throttling do not fight)
+PAUSE_NODE_WRITE = 1  # the node's socket buffer is full
+PAUSE_BUFFER = 2  # request bytes buffered while no node is attached
+PAUSE_THROTTLE = 4  # bandwidth class
+PAUSE_PIPELINE = 8  # too many pipelined requests waiting
+
+
+class _NoBody(Exception):
+    """Raised from on_headers_complete to stop the parser after the head of a response to HEAD."""
+
+
+def error_response(status: int, message: str = "", close: bool = True) -> bytes:
+    body = (message or REASONS.get(status, b"Error").decode()).encode() + b"\n"
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, b"Error")),
+            b"Content-Type: text/plain\r\nContent-Length: %d\r\n" % len(body),
+            b"Connection: close\r\n\r\n" if close else b"\r\n",
+            body,
+        )
+    )
+
+
+def connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
+    out: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            out.update(t.strip().lower() for t in value.split(b","))
+    return out
+
+
+class Exchange:
+    """One request on a client connection, and the state of proxying it."""
+
+    __slots__ = (
+        "client", "method", "url", "headers", "version", "keep_alive", "upgrade", "chunked", "content_length",
+        "expect_continue", "complete", "body_buf", "body_buf_size", "sent", "sent_size", "upgrade_tail",
+        # routing
+        "vs", "pool", "node", "conn", "tried", "attempts", "failovers", "connect_task", "waiter_active",
+        "persist", "persist_key", "persist_new", "tx", "last_error", "close_after", "dead", "reply_timer",
+        # response
+        "response_started", "response_done", "status", "resp_chunked_out", "resp_until_close", "head_only",
+        "started", "sent_at", "req_bytes", "resp_bytes",
+    )  # fmt: skip
+
+    def __init__(self, client: HttpClientProtocol):
+        self.client = client
+        self.method = b"GET"
+        self.url = b"/"
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.version = "1.1"
+        self.keep_alive = True
+        self.upgrade = False
+        self.chunked = False
+        self.content_length = -1
+        self.expect_continue = False
+        self.complete = False
+        self.body_buf: list[bytes] = []
+        self.body_buf_size = 0
+        self.sent: list[bytes] | None = []
+        self.sent_size = 0
+        self.upgrade_tail = b""
+        self.vs = None
+        self.pool: Pool | None = None
+        self.node: Node | None = None
+        self.conn: HttpNodeProtocol | None = None
+        self.tried: set[str] = set()
+        self.attempts = 0
+        self.failovers = 0
+        self.connect_task = None
+        self.waiter_active = False
+        self.persist = None
+        self.persist_key = None
+        self.persist_new = False
+        self.tx = None
+        self.last_error = 503
+        self.close_after = False
+        self.dead = False
+        self.reply_timer = None
+        self.response_started = False
+        self.response_done = False
+        self.status = 0
+        self.resp_chunked_out = False
+        self.resp_until_close = False
+        self.head_only = False
+        self.started = time.monotonic()
+        self.sent_at = 0.0
+        self.req_bytes = 0
+        self.resp_bytes = 0
+
+
+class HttpClientProtocol(asyncio.Protocol):
+    """A client connection to an HTTP virtual server."""
+
+    def __init__(self, engine, listener, tls: bool = False):
+        # configuration
+        self.engine = engine
+        self.loop = engine.loop
+        self.listener = listener
+        self.vs = listener.vs
+        self.tls = tls
+        # per-connection
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client_ip = ""
+        self.client_port = 0
+        self.local_port = 0
+        self.exchanges: deque[Exchange] = deque()
+        self.wbuf: list[bytes] = []  # to the client, flushed once per event
+        self.nbuf: list[bytes] = []  # to the active exchange's node, flushed once per event
+        self.paused = 0
+        self.closed = False
+        self.tunnel: HttpNodeProtocol | None = None
+        self.idle_timer = None
+        self.writing_paused = False
+        self.throttle = None
+        self.connection_data: dict = {}
+        self.client_eof = False
+        # per-request (parser state)
+        self.cur: Exchange | None = None
+        self.url_parts: list[bytes] = []
+
+    # -- transport callbacks ----------------------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.client_ip, self.client_port = peer[0], peer[1]
+        self.local_port = sock[1] if len(sock) > 1 else 0
+        vs = self.vs
+        vs.connection_opened()
+        if vs.max_conn_reached():
+            vs.stats.connection_failures += 1
+            transport.abort()
+            return
+        self.throttle = vs.throttle()
+        transport.set_write_buffer_limits(high=vs.cfg.max_server_buffer * 4)
+        self._set_idle_timer(vs.cfg.connect_timeout or vs.cfg.timeout)
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.vs.connection_closed()
+        self._cancel_idle_timer()
+        if self.tunnel is not None:
+            tunnel, self.tunnel = self.tunnel, None
+            tunnel.close()
+        for ex in self.exchanges:
+            ex.dead = True
+            self._drop_node(ex, reusable=False)
+        self.exchanges.clear()
+
+    def data_received(self, data):
+        self.vs.stats.bytes_in += len(data)
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        if self.idle_timer is not None:
+            self._cancel_idle_timer()
+        ex = self.exchanges[-1] if self.exchanges else None
+        if ex is not None and ex.upgrade and ex.complete:
+            ex.upgrade_tail += data  # bytes after an Upgrade request wait for the node's 101
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            up = self.exchanges[-1] if self.exchanges else None
+            if up is not None:
+                up.upgrade_tail += data[e.args[0]:]
+        except httptools.HttpParserError as e:
+            if e.__context__ is not None and not isinstance(e.__context__, httptools.HttpParserError):
+                self.engine.events.internal_error("client request", e.__context__)
+            self._bad_request(str(e))
+            return
+        self._flush()
+
+    def eof_received(self):
+        if self.tunnel is not None:
+            self.tunnel.write_eof()
+            return True
+        self.client_eof = True
+        if self.exchanges:  # a half-closed client still gets its responses
+            return True
+        return False
+
+    def pause_writing(self):
+        self.writing_paused = True
+        ex = self.exchanges[0] if self.exchanges else None
+        conn = self.tunnel or (ex.conn if ex is not None else None)
+        if conn is not None and conn.transport is not None:
+            conn.pause(PAUSE_NODE_WRITE)
+
+    def resume_writing(self):
+        self.writing_paused = False
+        ex = self.exchanges[0] if self.exchanges else None
+        conn = self.tunnel or (ex.conn if ex is not None else None)
+        if conn is not None and conn.transport is not None:
+            conn.resume(PAUSE_NODE_WRITE)
+
+    # -- flow control, in one place --------------------------------------------------------------------------
+
+    def pause(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def throttled(self, nbytes: int, source) -> None:
+        """Charge ``nbytes`` to the bandwidth class and the license cap; pause ``source`` if over."""
+        delay = 0.0
+        if self.throttle is not None:
+            delay = self.throttle.consume(nbytes)
+        lic = self.engine.license_bucket
+        if lic is not None:
+            delay = max(delay, lic.consume(nbytes))
+        if delay > 0:
+            source.pause(PAUSE_THROTTLE)
+            self.loop.call_later(delay, source.resume, PAUSE_THROTTLE)
+
+    def _flush(self) -> None:
+        if self.wbuf:
+            buf, self.wbuf = self.wbuf, []
+            if self.transport is not None and not self.closed:
+                self.transport.writelines(buf)
+        if self.nbuf:
+            buf, self.nbuf = self.nbuf, []
+            ex = self.exchanges[0] if self.exchanges else None
+            if ex is not None and ex.conn is not None and ex.conn.transport is not None:
+                ex.conn.transport.writelines(buf)
+
+    def _set_idle_timer(self, seconds: int) -> None:
+        if seconds:
+            self.idle_timer = self.loop.call_later(seconds, self._idle_timeout)
+
+    def _cancel_idle_timer(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def _idle_timeout(self) -> None:
+        self.idle_timer = None
+        if not self.exchanges and self.cur is None and self.transport is not None:
+            self.vs.stats.keepalive_timed_out += 1
+            self.transport.close()
+
+    # -- parser callbacks -----------------------------------------------------------------------------------
+
+    def on_message_begin(self):
+        self.cur = Exchange(self)
+        self.url_parts = []
+
+    def on_url(self, url):
+        self.url_parts.append(url)
+
+    def on_header(self, name, value):
+        self.cur.headers.append((name, value))
+
+    def on_headers_complete(self):
+        ex = self.cur
+        p = self.parser
+        ex.method = p.get_method()
+        ex.url = b"".join(self.url_parts)
+        ex.version = p.get_http_version()
+        ex.keep_alive = p.should_keep_alive()
+        ex.upgrade = p.should_upgrade()
+        for name, value in ex.headers:
+            ln = name.lower()
+            if ln == b"transfer-encoding":
+                ex.chunked = b"chunked" in value.lower()
+            elif ln == b"content-length":
+                ex.content_length = int(value)
+            elif ln == b"expect":
+                ex.expect_continue = value.strip().lower() == b"100-continue"
+        self.vs.stats.total_requests += 1
+        self.exchanges.append(ex)
+        if len(self.exchanges) == 1:
+            self._start(ex)
+        elif len(self.exchanges) > MAX_PIPELINE:
+            self.pause(PAUSE_PIPELINE)
+
+    def on_body(self, body):
+        ex = self.cur
+        ex.req_bytes += len(body)
+        if ex.chunked:
+            body = b"%x\r\n%b\r\n" % (len(body), body)
+        self._request_bytes(ex, body)
+
+    def on_message_complete(self):
+        ex = self.cur
+        self.cur = None
+        ex.complete = True
+        if ex.chunked:
+            self._request_bytes(ex, b"0\r\n\r\n")
+        if ex.conn is not None and self.exchanges and ex is self.exchanges[0]:
+            self._request_sent(ex)
+
+    def _request_bytes(self, ex: Exchange, data: bytes) -> None:
+        active = self.exchanges and ex is self.exchanges[0]
+        if active and ex.conn is not None and ex.conn.transport is not None:
+            self.nbuf.append(data)
+            if ex.sent is not None:
+                ex.sent.append(data)
+                ex.sent_size += len(data)
+                if ex.sent_size > RETAIN_LIMIT:
+                    ex.sent = None
+            if ex.node is not None:
+                ex.node.bytes_to_node += len(data)
+            if self.throttle is not None or self.engine.license_bucket is not None:
+                self.throttled(len(data), self)
+        elif not ex.dead:
+            ex.body_buf.append(data)
+            ex.body_buf_size += len(data)
+            if ex.body_buf_size > self.vs.cfg.max_client_buffer:
+                self.pause(PAUSE_BUFFER)
+
+    # -- routing a request ------------------------------------------------------------------------------------
+
+    def _start(self, ex: Exchange) -> None:
+        """``ex`` became the head of the pipeline: run rules, choose the pool, send it."""
+        vs = self.vs
+        if vs.retired and self.listener.vs is not vs:
+            self.vs = vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured
+        ex.vs = vs
+        if self.listener.retired or vs.retired:
+            ex.close_after = True
+        ex.pool = vs.pool
+        if vs.request_rules:
+            action = run_request_rules(self, ex)
+            if action == "done":
+                return
+        if ex.pool is None:
+            self._error(ex, 503, "No pool is available for this virtual server")
+            return
+        self._dispatch(ex)
+
+    def _dispatch(self, ex: Exchange) -> None:
+        pool = ex.pool
+        if pool.name == DISCARD_POOL:
+            vs = ex.vs
+            vs.stats.discard += 1
+            self.transport.abort()
+            return
+        now = time.time()
+        node = None
+        if ex.attempts == 0 and ex.failovers == 0 and (pool.persistence is not None or ex.persist is not None):
+            node = self._persistent_node(ex, pool, now)
+            if node is False:
+                return
+        if node is None:
+            node, why = pool.select(now, ex.tried)
+            if why == "full":
+                if pool.enqueue(self.loop, lambda n: self._dequeued(ex, n), ex.tried):
+                    ex.waiter_active = True
+                    return
+                self._error(ex, 503, "The pool's queue is full")
+                return
+            if node is None:
+                fp = pool.failure_pool
+                if fp is not None and ex.failovers < 3 and pool.all_failed(now):
+                    ex.failovers += 1
+                    ex.pool = fp
+                    ex.tried = set()
+                    self._dispatch(ex)
+                    return
+                self._error(ex, ex.last_error, "No node is available to serve this request")
+                return
+            if ex.persist is not None:
+                ex.persist_new = True
+        self._connect_node(ex, node, pool)
+
+    def _persistent_node(self, ex: Exchange, pool: Pool, now: float):
+        """The node a session persists on; None to choose a new one; False when the request was answered."""
+        pers = ex.persist or pool.persistence
+        ex.persist = pers
+        cookies = None
+        if pers.type in ("transparent", "x_zeus", "cookie", "j2ee", "asp"):
+            from .persistence import parse_cookies
+
+            cookies = parse_cookies([v.decode("latin-1") for n, v in ex.headers if n.lower() == b"cookie"])
+        rule_key = ex.tx.persistence_key if ex.tx is not None else None
+        key, address = pers.find(pool, self.client_ip, cookies, rule_key)
+        ex.persist_key = key
+        if address is None:
+            return None
+        node = pool.by_address.get(address)
+        if node is not None and pool.usable_persistent(node, now):
+            return node
+        mode = pers.cfg.failure_mode
+        if mode == "close":
+            self.transport.abort()
+            return False
+        if mode == "url" and pers.cfg.url:
+            self._local_response(ex, 302, b"Found", [(b"Location", pers.cfg.url.encode("latin-1"))], b"")
+            return False
+        pool.session_migrated += 1
+        if key is not None and pers.cfg.delete:
+            pers.forget(pool.name, key)
+        return None
+
+    def _dequeued(self, ex: Exchange, node: Node | None) -> None:
+        ex.waiter_active = False
+        if ex.dead:
+            return
+        if node is None:
+            if ex.pool.all_failed(time.time()):
+                self._dispatch(ex)  # failure pool, or a 503 saying no node is available
+            else:
+                self._error(ex, 503, "Timed out in the queue for a node")
+            self._flush()
+            return
+        self._connect_node(ex, node, ex.pool)
+
+    def _connect_node(self, ex: Exchange, node: Node, pool: Pool) -> None:
+        ex.node = node
+        ex.attempts += 1
+        node.current_conn += 1
+        node.current_requests += 1
+        node.total_conn += 1
+        pool.total_conn += 1
+        idle = node.idle
+        while idle:
+            conn = idle.pop()
+            if conn.transport is not None and not conn.transport.is_closing():
+                conn.reused()
+                node.pooled_conn += 1
+                self._attach(ex, conn, reused=True)
+                return
+        node.new_conn += 1
+        ex.connect_task = self.loop.create_task(self._open(ex, node, pool))
+
+    async def _open(self, ex: Exchange, node: Node, pool: Pool) -> None:
+        engine = self.engine
+        try:
+            async with asyncio.timeout(pool.cfg.max_connect_time):
+                _, conn = await self.loop.create_connection(
+                    lambda: HttpNodeProtocol(engine, node, pool),
+                    node.host,
+                    node.port,
+                    ssl=pool.ssl_context,
+                    server_hostname=node.host if pool.ssl_context else None,
+                )
+        except asyncio.CancelledError:
+            raise
+        except (OSError, TimeoutError, ssl.SSLError, ValueError) as e:
+            ex.connect_task = None
+            if ex.dead:
+                return
+            if pool.connect_failed(node, time.time()):
+                engine.events.node_failed(pool.name, node.address, f"connection failed: {e or 'timeout'}")
+            self._node_failed(ex, 502, connect=True)
+            self._flush()
+            return
+        ex.connect_task = None
+        if pool.connect_ok(node):
+            engine.events.node_recovered(pool.name, node.address, "a connection succeeded")
+        if ex.dead:
+            conn.close()
+            return
+        self._attach(ex, conn, reused=False)
+
+    def _attach(self, ex: Exchange, conn: HttpNodeProtocol, reused: bool) -> None:
+        """Send the request head and whatever body arrived so far to the node."""
+        ex.conn = conn
+        conn.exchange = ex
+        conn.client = self
+        conn.reused_for_request = reused
+        head = self._request_head(ex)
+        out = [head]
+        if ex.sent:  # a retry: what the previous node got first
+            out.extend(ex.sent)
+        if ex.body_buf:
+            out.extend(ex.body_buf)
+            if ex.sent is not None:
+                ex.sent.extend(ex.body_buf)
+                ex.sent_size += ex.body_buf_size
+                if ex.sent_size > RETAIN_LIMIT:
+                    ex.sent = None
+            ex.node.bytes_to_node += ex.body_buf_size
+            ex.body_buf = []
+            ex.body_buf_size = 0
+            self.resume(PAUSE_BUFFER)
+        conn.transport.writelines(out)
+        if ex.expect_continue and not ex.complete and not ex.response_started and ex.attempts == 1:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if ex.complete:
+            self._request_sent(ex)
+
+    def _request_sent(self, ex: Exchange) -> None:
+        ex.sent_at = time.monotonic()
+        if ex.reply_timer is None and not ex.response_started:
+            reply_time = ex.pool.cfg.max_reply_time
+            if ex.tx is not None and ex.tx.max_reply_time:
+                reply_time = ex.tx.max_reply_time
+            ex.reply_timer = self.loop.call_later(reply_time, self._reply_timeout, ex)
+
+    def _reply_timeout(self, ex: Exchange) -> None:
+        ex.reply_timer = None
+        if ex.dead or ex.response_started or ex.conn is None:
+            return
+        ex.vs.stats.connect_timed_out += 1
+        ex.node.errors += 1
+        self._node_failed(ex, 504)
+        self._flush()
+
+    def _request_head(self, ex: Exchange) -> bytes:
+        vs = ex.vs.cfg
+        drop = connection_tokens(ex.headers)
+        drop.discard(b"close")
+        drop.discard(b"keep-alive")
+        strip_proto = vs.strip_x_forwarded_proto
+        xff = None
+        lines = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
+        for name, value in ex.headers:
+            ln = name.lower()
+            if ln in HOP_BY_HOP or ln in drop or ln == b"expect":
+                continue
+            if ln == b"x-forwarded-for" and vs.add_x_forwarded_for:
+                xff = value if xff is None else xff + b", " + value
+                continue
+            if strip_proto and (ln == b"x-forwarded-proto" or ln == b"x-forwarded-port"):
+                continue
+            if ln == b"x-cluster-client-ip" and vs.add_cluster_ip:
+                continue
+            lines += (name, b": ", value, b"\r\n")
+        ip = self.client_ip.encode()
+        if vs.add_x_forwarded_for:
+            lines += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
+        if vs.add_cluster_ip:
+            lines += (b"X-Cluster-Client-Ip: ", ip, b"\r\n")
+        if vs.add_x_forwarded_proto:
+            lines += (b"X-Forwarded-Proto: ", b"https" if self.tls else b"http", b"\r\nX-Forwarded-Port: ",
+                      str(self.local_port).encode(), b"\r\n")
+        if ex.chunked:
+            lines.append(b"Transfer-Encoding: chunked\r\n")
+        if ex.upgrade:
+            up = b"".join(v for n, v in ex.headers if n.lower() == b"upgrade")
+            lines += (b"Connection: Upgrade\r\nUpgrade: ", up, b"\r\n")
+        elif not self._node_keepalive(ex):
+            lines.append(b"Connection: close\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def _node_keepalive(self, ex: Exchange) -> bool:
+        cfg = ex.pool.cfg
+        return cfg.keepalive and (ex.method in IDEMPOTENT or cfg.keepalive_non_idempotent)
+
+    # -- failures -----------------------------------------------------------------------------------------------
+
+    def _node_failed(self, ex: Exchange, status: int, connect: bool = False) -> None:
+        """The node did not answer: retry elsewhere when safe, else tell the client."""
+        reused = ex.conn is not None and ex.conn.reused_for_request
+        self._drop_node(ex, reusable=False)
+        if ex.response_started:
+            self.transport.close()  # half a response went out: the client must see it cut short
+            return
+        ex.last_error = status
+        retryable = ex.sent is not None and (connect or ex.method in IDEMPOTENT or (ex.tx is not None and
+                                                                                     ex.tx.idempotent))
+        if retryable and reused and status == 502:
+            ex.attempts -= 1  # a keep-alive connection the node had closed: not the node's fault
+        elif node_addr := (ex.node.address if ex.node is not None else None):
+            ex.tried.add(node_addr)
+        if retryable and ex.attempts < ex.pool.max_attempts():
+            ex.node = None
+            self._dispatch(ex)
+            return
+        ex.vs.stats.connection_errors += 1
+        self._error(ex, status, "The node did not answer" if status != 504 else "The node timed out")
+
+    def _drop_node(self, ex: Exchange, reusable: bool) -> None:
+        """Detach ``ex`` from its node connection (to the idle list when ``reusable``) and release the node."""
+        if ex.reply_timer is not None:
+            ex.reply_timer.cancel()
+            ex.reply_timer = None
+        if ex.connect_task is not None:
+            ex.connect_task.cancel()
+            ex.connect_task = None
+        conn, ex.conn = ex.conn, None
+        node = ex.node
+        if conn is not None:
+            conn.exchange = None
+            conn.client = None
+            if reusable and node is not None:
+                conn.to_idle(ex.pool.cfg.max_idle_connections_pernode)
+            else:
+                conn.close()
+        if node is not None:
+            ex.node = None
+            node.current_requests -= 1
+            ex.pool.release(node)
+
+    def _bad_request(self, why: str) -> None:
+        self.vs.stats.connection_errors += 1
+        if self.exchanges and self.exchanges[0].response_started:
+            self.transport.close()
+            return
+        self.wbuf.append(error_response(400, "Bad request: " + why))
+        self._flush()
+        self.transport.close()
+        self.closed = True
+
+    def _error(self, ex: Exchange, status: int, message: str) -> None:
+        self._local_response(ex, status, REASONS.get(status, b"Error"),
+                             [(b"Content-Type", b"text/plain")], (message + "\n").encode(), error=True)
+
+    def _local_response(self, ex: Exchange, status: int, reason: bytes, headers, body: bytes,
+                        error: bool = False) -> None:
+        """Answer ``ex`` from the traffic manager (an error, a redirect, a rule's response)."""
+        if ex.dead or self.closed:
+            return
+        ex.vs.stats.direct_replies += 0 if error else 1
+        # the request body has not been read in full: the connection cannot carry another request
+        close = error or not ex.complete or not self._client_keepalive(ex)
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        for n, v in headers:
+            if n.lower() not in (b"content-length", b"connection", b"transfer-encoding"):
+                lines += (n, b": ", v, b"\r\n")
+        lines.append(b"Content-Length: %d\r\n" % len(body))
+        lines.append(b"Connection: close\r\n\r\n" if close else b"\r\n")
+        if ex.method != b"HEAD":
+            lines.append(body)
+        self.wbuf.append(b"".join(lines))
+        ex.status = status
+        ex.response_started = True
+        ex.close_after = ex.close_after or close
+        self._exchange_done(ex)
+
+    # -- the response (called by HttpNodeProtocol) ----------------------------------------------------------
+
+    def _client_keepalive(self, ex: Exchange) -> bool:
+        return ex.keep_alive and ex.vs.cfg.keepalive and not ex.close_after and not self.listener.retired
+
+    def response_head(self, ex: Exchange, conn: HttpNodeProtocol) -> None:
+        if ex.reply_timer is not None:
+            ex.reply_timer.cancel()
+            ex.reply_timer = None
+        status = conn.status
+        ex.status = status
+        ex.response_started = True
+        headers = conn.headers
+        node_framed = False
+        chunked_in = False
+        for name, value in headers:
+            ln = name.lower()
+            if ln == b"content-length":
+                node_framed = True
+            elif ln == b"transfer-encoding":
+                chunked_in = b"chunked" in value.lower()
+        no_body = ex.method == b"HEAD" or status in (204, 304) or 100 <= status < 200
+        if ex.vs.response_rules:
+            headers = run_response_rules(self, ex, conn, headers)
+            if headers is None:
+                return
+        if ex.persist is not None and ex.node is not None:
+            self._persistence_on_response(ex, headers)
+        upgrade = status == 101 and ex.upgrade
+        keep = self._client_keepalive(ex) and ex.complete and not upgrade
+        if not no_body and not node_framed and not chunked_in:
+            ex.resp_until_close = True  # the node frames the body by closing its connection
+            if ex.version != "1.1":
+                keep = False
+        ex.resp_chunked_out = not no_body and (chunked_in or (ex.resp_until_close and keep))
+        drop = connection_tokens(headers)
+        reason = conn.reason or REASONS.get(status, b"OK")
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+        for name, value in headers:
+            ln = name.lower()
+            if ln in HOP_BY_HOP or ln in drop:
+                if upgrade and ln in (b"upgrade", b"connection"):
+                    lines += (name, b": ", value, b"\r\n")
+                continue
+            lines += (name, b": ", value, b"\r\n")
+        if ex.resp_chunked_out:
+            lines.append(b"Transfer-Encoding: chunked\r\n")
+        if not upgrade:
+            if not keep:
+                ex.close_after = True
+                lines.append(b"Connection: close\r\n")
+            elif ex.version == "1.0":
+                lines.append(b"Connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        head = b"".join(lines)
+        ex.resp_bytes += len(head)
+        self.wbuf.append(head)
+
+    def _persistence_on_response(self, ex: Exchange, headers) -> None:
+        pers = ex.persist
+        pool = ex.pool
+        address = ex.node.address
+        if pers.type in ("ip", "ssl", "universal", "named"):
+            if ex.persist_key is not None and ex.persist_new:
+                pers.record(pool.name, ex.persist_key, address)
+        elif pers.type in ("cookie", "j2ee", "asp"):
+            pers.learn_from_response(pool.name, [v.decode("latin-1") for n, v in headers
+                                                 if n.lower() == b"set-cookie"], address)
+        cookie = pers.response_cookie(pool.name, address, ex.persist_new)
+        if cookie is not None:
+            headers.append((b"Set-Cookie", cookie.encode("latin-1")))
+
+    def response_body(self, ex: Exchange, data: bytes) -> None:
+        n = len(data)
+        ex.resp_bytes += n
+        if ex.resp_chunked_out:
+            self.wbuf.append(b"%x\r\n%b\r\n" % (n, data))
+        else:
+            self.wbuf.append(data)
+        if (self.throttle is not None or self.engine.license_bucket is not None) and ex.conn is not None:
+            self.throttled(n, ex.conn)
+
+    def response_complete(self, ex: Exchange, node_keepalive: bool) -> None:
+        if ex.resp_chunked_out:
+            self.wbuf.append(b"0\r\n\r\n")
+        node = ex.node
+        if node is not None:
+            node.record_response_time(time.monotonic() - (ex.sent_at or ex.started))
+        reusable = node_keepalive and ex.complete and not ex.resp_until_close and self._node_keepalive(ex)
+        self._drop_node(ex, reusable=reusable)
+        self._exchange_done(ex)
+
+    def upgraded(self, ex: Exchange, conn: HttpNodeProtocol, rest: bytes) -> None:
+        """The node answered 101: from now on bytes flow both ways untouched."""
+        self.tunnel = conn
+        conn.tunnel = self
+        ex.conn = None
+        if ex.reply_timer is not None:
+            ex.reply_timer.cancel()
+            ex.reply_timer = None
+        if rest:
+            self.wbuf.append(rest)
+        if ex.upgrade_tail:
+            conn.transport.write(ex.upgrade_tail)
+            ex.upgrade_tail = b""
+        self.resume(self.paused)
+
+    def node_lost(self, ex: Exchange, conn: HttpNodeProtocol) -> None:
+        """The node connection closed while serving ``ex``."""
+        if ex.response_started and ex.resp_until_close:
+            self.response_complete(ex, node_keepalive=False)
+            self._flush()
+            return
+        if ex.response_started:
+            self._drop_node(ex, reusable=False)
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if ex.node is not None and not conn.reused_for_request:
+            ex.node.errors += 1
+        self._node_failed(ex, 502)
+        self._flush()
+
+    def _exchange_done(self, ex: Exchange) -> None:
+        ex.response_done = True
+        vs = ex.vs
+        if ex.pool is not None:
+            ex.pool.bytes_in += ex.req_bytes
+            ex.pool.bytes_out += ex.resp_bytes
+        vs.stats.bytes_out += ex.resp_bytes
+        self.engine.stats.request_done(self, ex)
+        if self.exchanges and self.exchanges[0] is ex:
+            self.exchanges.popleft()
+        if ex.close_after or self.closed or (self.client_eof and not self.exchanges):
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+            self.closed = True
+            return
+        self.resume(PAUSE_PIPELINE)
+        if self.exchanges:
+            nxt = self.exchanges[0]
+            self.loop.call_soon(self._start_next, nxt)
+        elif self.cur is None:
+            self._set_idle_timer(vs.cfg.keepalive_timeout)
+
+    def _start_next(self, ex: Exchange) -> None:
+        if not ex.dead and self.exchanges and self.exchanges[0] is ex:
+            self._start(ex)
+            self._flush()
+
+
+class HttpNodeProtocol(asyncio.Protocol):
+    """A connection to a node: carries one exchange at a time, kept alive in the node's idle list between."""
+
+    def __init__(self, engine, node: Node, pool: Pool):
+        # configuration
+        self.engine = engine
+        self.loop = engine.loop
+        self.node = node
+        # per-connection
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.paused = 0
+        self.idle_timer = None
+        self.tunnel: HttpClientProtocol | None = None
+        self.reused_for_request = False
+        # per-exchange
+        self.exchange: Exchange | None = None
+        self.client: HttpClientProtocol | None = None
+        self.status = 0
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.interim = False
+
+    # -- transport callbacks ----------------------------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.set_write_buffer_limits(high=1 << 20)
+
+    def connection_lost(self, exc):
+        self.transport = None
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        try:
+            self.node.idle.remove(self)
+        except ValueError:
+            pass
+        if self.tunnel is not None:
+            tunnel, self.tunnel = self.tunnel, None
+            if tunnel.transport is not None:
+                tunnel._flush()
+                tunnel.transport.close()
+            return
+        ex, client = self.exchange, self.client
+        if ex is not None and client is not None and not ex.dead:
+            client.node_lost(ex, self)
+
+    def data_received(self, data):
+        self.node.bytes_from_node += len(data)
+        if self.tunnel is not None:
+            self.tunnel.transport.write(data)
+            return
+        client = self.client
+        if client is None:  # an idle connection spoke: it is of no further use
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            ex = self.exchange
+            if ex is not None and self.status == 101 and ex.upgrade:
+                client.upgraded(ex, self, data[e.args[0]:])
+            else:
+                self._bad_response(client, "unexpected upgrade")
+        except httptools.HttpParserError as e:
+            if isinstance(e.__context__, _NoBody):  # the head of a response to HEAD: done, no body follows
+                self.parser = httptools.HttpResponseParser(self)
+                ex = self.exchange
+                if ex is not None:
+                    client.response_complete(ex, self.head_keepalive)
+            else:
+                if e.__context__ is not None and not isinstance(e.__context__, httptools.HttpParserError):
+                    self.engine.events.internal_error("node response", e.__context__)
+                self._bad_response(client, str(e))
+        client._flush()
+
+    def eof_received(self):
+        if self.tunnel is not None:
+            self.tunnel.transport.write_eof()
+            return True
+        return False
+
+    def pause_writing(self):
+        if self.client is not None:
+            self.client.pause(PAUSE_NODE_WRITE)
+        elif self.tunnel is not None:
+            self.tunnel.pause(PAUSE_NODE_WRITE)
+
+    def resume_writing(self):
+        peer = self.client or self.tunnel
+        if peer is not None:
+            peer.resume(PAUSE_NODE_WRITE)
+
+    # -- used by the client side --------------------------------------------------------------------------
+
+    def pause(self, reason: int) -> None:
+        if not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused and self.transport is not None:
+            self.transport.resume_reading()
+
+    def write(self, data: bytes) -> None:  # tunnel mode
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def write_eof(self) -> None:
+        if self.transport is not None and self.transport.can_write_eof():
+            self.transport.write_eof()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def reused(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def to_idle(self, max_idle: int) -> None:
+        if self.transport is None or self.transport.is_closing() or len(self.node.idle) >= max_idle:
+            self.close()
+            return
+        self.status = 0
+        self.headers = []
+        if self.paused:
+            self.paused = 0
+            self.transport.resume_reading()
+        self.node.idle.append(self)
+        self.idle_timer = self.loop.call_later(self.engine.node_idle_timeout, self.close)
+
+    def _bad_response(self, client: HttpClientProtocol, why: str) -> None:
+        ex = self.exchange
+        self.close()
+        if ex is not None:
+            self.engine.events.log("warn", f"pools/{ex.pool.name}", f"node {self.node.address}: bad response: {why}")
+            ex.node.errors += 1
+            if ex.response_started:
+                client._drop_node(ex, reusable=False)
+                client.transport.close()
+            else:
+                ex.sent = None  # the node did something with the request: do not send it again
+                client._node_failed(ex, 502)
+
+    # -- parser callbacks -----------------------------------------------------------------------------------
+
+    def on_message_begin(self):
+        self.headers = []
+        self.reason = b""
+
+    def on_status(self, reason):
+        self.reason += reason
+
+    def on_header(self, name, value):
+        self.headers.append((name, value))
+
+    def on_headers_complete(self):
+        status = self.parser.get_status_code()
+        self.status = status
+        ex = self.exchange
+        if ex is None:
+            return
+        self.interim = 100 <= status < 200 and status != 101
+        if self.interim:
+            return  # 100 Continue and friends: the engine answered Expect itself
+        self.client.response_head(ex, self)
+        if ex.method == b"HEAD":
+            self.head_keepalive = self.parser.should_keep_alive()
+            raise _NoBody()
+
+    def on_body(self, body):
+        ex = self.exchange
+        if ex is not None:
+            self.client.response_body(ex, body)
+
+    def on_message_complete(self):
+        if self.interim:
+            self.interim = False
+            return
+        ex = self.exchange
+        if ex is not None and self.status != 101:
+            self.client.response_complete(ex, self.parser.should_keep_alive())
+
+    head_keepalive = False
