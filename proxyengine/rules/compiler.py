@@ -19,8 +19,7 @@ from typing import Any
 from . import nodes as n
 from .context import RuleError
 from .parser import parse
-from .runtime import HELPERS, UNSUPPORTED_FAMILIES, Builtin
-from .runtime import REGISTRY
+from .runtime import HELPERS, REGISTRY, UNSUPPORTED_FAMILIES, Builtin
 from .runtime.core import INF, lookup
 
 BINOP_HELPERS = {
