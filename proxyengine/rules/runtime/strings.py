@@ -82,7 +82,7 @@ def string_skip(s, count) -> str:
 @builtin("string.drop")
 def string_drop(s, count) -> str:
     s, n = to_str(s), to_int(count)
-    return s[: len(s) - n] if n > 0 else s
+    return s[: max(len(s) - n, 0)] if n > 0 else s
 
 
 def _offset(s: str, i: int) -> int:
