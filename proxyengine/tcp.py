@@ -148,7 +148,6 @@ class TcpClientProtocol(_Side):
             self.peer.close()
             self.peer.peer = None
         self._release()
-        self.vs.stats.bytes_out += 0
         self.engine.stats.connection_done(self.vs, self.client_ip, self.client_port,
                                           self.pool.name if self.pool else "",
                                           self._node_addr, self.bytes_in, self.bytes_out, self.started)

@@ -77,7 +77,7 @@ async def _load(port, stop_at, max_requests, conns=4):
                 if not r.keep_alive or r.headers.get("connection") == "close":
                     await c.close()
                     c = await Client(port).connect()
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 failed += 1
                 await c.close()
                 c = await Client(port).connect()
