@@ -146,9 +146,10 @@ class Compiler:
         try:
             code = compile(source_py, filename, "exec")
         except (SyntaxError, RecursionError, MemoryError) as exc:
+            # Only limits of Python's own compiler end up here (our output is otherwise valid Python).
             lineno = getattr(exc, "lineno", None) or 1
             line, col = self.linemap[min(lineno, len(self.linemap)) - 1] if self.linemap else (1, 1)
-            raise CompileFailed([RuleError(self.rule, line, col, "expression is too deeply nested")]) from None
+            raise CompileFailed([RuleError(self.rule, line, col, "statement is too complex to compile")]) from None
         return Compiled(source_py, code, self.globals, self.linemap, filename)
 
     # subroutines and imports

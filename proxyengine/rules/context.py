@@ -73,18 +73,21 @@ class Headers(list):
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` header with one, in the place of the first (appended if absent)."""
         lname = name.lower()
-        out: list[tuple[str, str]] = []
-        placed = False
-        for n, v in self:
+        first = -1
+        extra = False
+        for i, (n, _) in enumerate(self):
             if n.lower() == lname:
-                if not placed:
-                    out.append((name, value))
-                    placed = True
-            else:
-                out.append((n, v))
-        if not placed:
-            out.append((name, value))
-        self[:] = out
+                if first < 0:
+                    first = i
+                else:
+                    extra = True
+                    break
+        if first < 0:
+            self.append((name, value))
+            return
+        self[first] = (name, value)
+        if extra:
+            self[first + 1 :] = [(n, v) for n, v in self[first + 1 :] if n.lower() != lname]
 
     def add(self, name: str, value: str) -> None:
         """Append another ``name`` header, keeping existing ones."""
@@ -93,9 +96,11 @@ class Headers(list):
     def remove(self, name: str) -> bool:
         """Remove every ``name`` header; True if there was one."""
         lname = name.lower()
-        before = len(self)
-        self[:] = [(n, v) for n, v in self if n.lower() != lname]
-        return len(self) != before
+        for n, _ in self:
+            if n.lower() == lname:
+                self[:] = [(n, v) for n, v in self if n.lower() != lname]
+                return True
+        return False
 
     def names(self) -> list[str]:
         """Distinct header names, in first-seen order."""

@@ -43,6 +43,10 @@ class LexError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
+def _is_word(ch: str) -> bool:
+    return ch == "_" or (ch.isascii() and ch.isalnum())
+
+
 def _as_bytes_text(text: str) -> str:
     # TrafficScript strings are bytes: a non-ASCII character in the source counts as its UTF-8 bytes.
     return text if text.isascii() else text.encode("utf-8").decode("latin-1")
@@ -103,13 +107,13 @@ class Lexer:
         ch = src[self.pos]
         if ch == "$":
             return self._variable(line, col)
-        if ch.isalpha() or ch == "_":
+        if (ch.isascii() and ch.isalpha()) or ch == "_":
             start = self.pos
-            while self.pos < n and (src[self.pos].isalnum() or src[self.pos] == "_"):
+            while self.pos < n and _is_word(src[self.pos]):
                 self.pos += 1
             word = src[start : self.pos]
             return Token("kw" if word in KEYWORDS else "name", word, line, col)
-        if ch.isdigit() or (ch == "." and self.pos + 1 < n and src[self.pos + 1].isdigit()):
+        if ch in "0123456789" or (ch == "." and self.pos + 1 < n and src[self.pos + 1] in "0123456789"):
             return self._number(line, col)
         if ch in "\"'":
             return self._string(ch, line, col)
@@ -125,7 +129,7 @@ class Lexer:
         src, n = self.src, len(self.src)
         start = self.pos + 1
         end = start
-        while end < n and (src[end].isalnum() or src[end] == "_"):
+        while end < n and _is_word(src[end]):
             end += 1
         self.pos = end
         name = src[start:end]
@@ -147,22 +151,22 @@ class Lexer:
                 return Token("int", 0, line, col)
             return Token("int", int(src[start + 2 : end], 16), line, col)
         end = start
-        while end < n and src[end].isdigit():
+        while end < n and src[end] in "0123456789":
             end += 1
         is_float = False
-        if end < n and src[end] == "." and end + 1 < n and src[end + 1].isdigit():
+        if end < n and src[end] == "." and end + 1 < n and src[end + 1] in "0123456789":
             is_float = True
             end += 1
-            while end < n and src[end].isdigit():
+            while end < n and src[end] in "0123456789":
                 end += 1
         if end < n and src[end] in "eE":
             exp = end + 1
             if exp < n and src[exp] in "+-":
                 exp += 1
-            if exp < n and src[exp].isdigit():
+            if exp < n and src[exp] in "0123456789":
                 is_float = True
                 end = exp
-                while end < n and src[end].isdigit():
+                while end < n and src[end] in "0123456789":
                     end += 1
         self.pos = end
         text = src[start:end]

@@ -26,6 +26,9 @@ class ParseError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
+MAX_DEPTH = 48
+
+
 class Parser:
     """``parse()`` returns the Program and fills ``errors``; after an error it resynchronises at ';' or '}'."""
 
@@ -34,6 +37,7 @@ class Parser:
         self.toks: list[Token] = lexer.tokens()
         self.errors: list[ParseError] = [ParseError(e.message, e.line, e.col) for e in lexer.errors]
         self.i = 0
+        self.depth = 0  # nesting of blocks, parentheses and collections, bounded so recursion stays safe
 
     # helpers
 
@@ -103,6 +107,18 @@ class Parser:
             self.advance()
 
     def block(self, what: str) -> n.Block:
+        self.enter()
+        try:
+            return self._block(what)
+        finally:
+            self.depth -= 1
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"too deeply nested (more than {MAX_DEPTH} levels)")
+
+    def _block(self, what: str) -> n.Block:
         if not self.at("{") and not self.at("}") and self.tok.kind != "eof":
             # C-style single statement without braces: accepted, as most rule writers expect it to be.
             tok = self.tok
@@ -300,7 +316,11 @@ class Parser:
             if not isinstance(left, n.Var | n.Index):
                 raise self.fail(f"cannot assign to this expression with '{tok.value}'", tok)
             self.advance()
-            value = self.assignment()
+            self.enter()
+            try:
+                value = self.assignment()
+            finally:
+                self.depth -= 1
             return n.Assign(left.line, left.col, left, str(tok.value), value)
         return left
 
@@ -344,7 +364,11 @@ class Parser:
         tok = self.tok
         if tok.kind == "op" and tok.value in ("!", "-", "+", "~"):
             self.advance()
-            operand = self.unary()
+            self.enter()
+            try:
+                operand = self.unary()
+            finally:
+                self.depth -= 1
             if tok.value == "-" and isinstance(operand, n.Literal) and isinstance(operand.value, int | float):
                 return n.Literal(tok.line, tok.col, -operand.value)
             return n.Unary(tok.line, tok.col, str(tok.value), operand)
@@ -404,13 +428,17 @@ class Parser:
                         break
             self.expect(")", f"to close the arguments of '{name}'")
             return n.Call(tok.line, tok.col, name, tuple(args))
-        if kind == "op" and tok.value == "(":
-            self.advance()
-            expr = self.expression()
-            self.expect(")", "to close '('")
-            return expr
-        if kind == "op" and tok.value == "[":
-            return self.collection()
+        if kind == "op" and tok.value in ("(", "["):
+            self.enter()
+            try:
+                if tok.value == "[":
+                    return self.collection()
+                self.advance()
+                expr = self.expression()
+                self.expect(")", "to close '('")
+                return expr
+            finally:
+                self.depth -= 1
         raise self.fail(f"expected an expression, found {tok.describe()}")
 
     def collection(self) -> n.Node:

@@ -124,6 +124,8 @@ def compile_rule(
             compiled = compile_ast(name, source, pools=pools, rules=rules)
         except CompileFailed as exc:
             raise RuleCompileError(exc.errors) from None
+        except RecursionError:
+            raise RuleCompileError([RuleError(name, 1, 1, "the rule is too deeply nested to compile")]) from None
         with _cache_lock:
             if len(_cache) >= _CACHE_MAX:
                 _cache.clear()

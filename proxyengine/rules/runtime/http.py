@@ -48,8 +48,11 @@ def _need_http(c: RunContext, fn: str) -> None:
         raise RuleRuntimeError(f"{fn} can only be used on an HTTP virtual server")
 
 
+_BAD_HEADER_NAME = re.compile(r"[:\r\n \t]")
+
+
 def _check_header(name: str, value: str = "") -> None:
-    if not name or any(ch in name for ch in ":\r\n \t") or "\r" in value or "\n" in value:
+    if not name or _BAD_HEADER_NAME.search(name) or "\r" in value or "\n" in value:
         raise RuleRuntimeError(f"invalid header {name!r}")
 
 

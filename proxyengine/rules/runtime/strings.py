@@ -129,6 +129,8 @@ def string_count(haystack, needle, start=0) -> int:
 
 @builtin("string.contains")
 def string_contains(haystack, needle) -> int:
+    if type(haystack) is str and type(needle) is str:
+        return 1 if needle in haystack else 0
     return 1 if to_str(needle) in to_str(haystack) else 0
 
 
@@ -139,6 +141,8 @@ def string_containsI(haystack, needle) -> int:
 
 @builtin("string.startsWith")
 def string_startsWith(s, prefix) -> int:
+    if type(s) is str and type(prefix) is str:  # the common case, kept cheap for routing rules
+        return 1 if s.startswith(prefix) else 0
     return 1 if to_str(s).startswith(to_str(prefix)) else 0
 
 
@@ -149,6 +153,8 @@ def string_startsWithI(s, prefix) -> int:
 
 @builtin("string.endsWith")
 def string_endsWith(s, suffix) -> int:
+    if type(s) is str and type(suffix) is str:
+        return 1 if s.endswith(suffix) else 0
     return 1 if to_str(s).endswith(to_str(suffix)) else 0
 
 

@@ -98,3 +98,33 @@ def test_imported_rule_with_errors_is_reported_at_the_import():
 def test_import_cycle_is_an_error():
     errors = check_rule("a", "import b;", rules={"a": "import b;", "b": "import a;"})
     assert "imports itself" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "$x = " + "(" * 300 + "1" + ")" * 300 + ";",
+        "$x = " + "[" * 300 + "]" * 300 + ";",
+        "if (1) {" * 300 + "}" * 300,
+        "$x = " + "- " * 500 + "1;",
+        "$x = " + "!" * 500 + "1;",
+        "$a = " * 500 + "1;",
+    ],
+    ids=["parens", "arrays", "blocks", "minus", "not", "assign"],
+)
+def test_deep_nesting_is_an_error_not_a_crash(src):
+    errors = check_rule("deep", src)
+    assert errors and "too deeply nested" in errors[0].message
+
+
+def test_long_flat_rules_compile():
+    src = "\n".join(f'if ($x == "{i}") {{ $y = {i}; }}' for i in range(2000))
+    assert check_rule("long", src) == []
+    assert check_rule("longexpr", "$x = " + " . ".join(["$y"] * 100) + ";") == []
+    errors = check_rule("toolong", "$x = " + " + ".join(["$y"] * 3000) + ";")
+    assert errors and "too" in errors[0].message
+
+
+def test_non_ascii_identifier_is_rejected_cleanly():
+    errors = check_rule("r", "$x² = 1;")
+    assert errors and errors[0].message.startswith("unexpected character")
