@@ -356,6 +356,8 @@ class EngineState:
         "events",
         "resolver",
         "instruction_budget",
+        "rule_budgets",
+        "time_budget",
         "hostname",
         "rest_api_port",
         "now",
@@ -374,6 +376,8 @@ class EngineState:
         # net.dns.*: (name, family "A"|"AAAA"|"PTR") -> list of answers; None means the system resolver
         self.resolver: Callable[[str, str], list[str]] | None = None
         self.instruction_budget: int = 1_000_000  # loop iterations + sub calls per rule run
+        self.rule_budgets: dict[str, int] = {}  # per-rule override of instruction_budget, by rule name
+        self.time_budget: float = 1.0  # seconds of CPU one rule run may take before it is aborted
         self.hostname: str = ""
         self.rest_api_port: int = 9070
         self.now: Callable[[], float] = time.time  # tests freeze time here

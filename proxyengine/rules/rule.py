@@ -60,7 +60,12 @@ class CompiledRule:
         """Run the rule on ``tx``. A runtime error aborts this rule only: counted, and put in tx.errors."""
         stats = state.stats_for(self.name)
         stats.executions += 1
-        c = RunContext(tx, state, self.name, phase, state.instruction_budget)
+        budget = (
+            state.rule_budgets.get(self.name, state.instruction_budget)
+            if state.rule_budgets
+            else state.instruction_budget
+        )
+        c = RunContext(tx, state, self.name, phase, budget)
         try:
             self._fn(c)
         except StopRule:

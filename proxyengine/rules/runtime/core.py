@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ class StopRule(Exception):
 class RunContext:
     """What library functions see of the current run: the transaction, the engine state, the captures."""
 
-    __slots__ = ("tx", "state", "rule", "phase", "budget", "captures")
+    __slots__ = ("tx", "state", "rule", "phase", "budget", "deadline", "captures")
 
     def __init__(self, tx: Transaction, state: EngineState, rule: str, phase: str, budget: int) -> None:
         self.tx = tx
@@ -39,6 +40,7 @@ class RunContext:
         self.rule = rule
         self.phase = phase
         self.budget = budget
+        self.deadline = 0.0  # set on the first clock check, so a rule without loops never reads the clock
         self.captures: tuple[str, ...] = ()
 
 
@@ -381,10 +383,20 @@ def iterate(v: Any) -> list[Any]:
 
 
 def tick(c: RunContext) -> None:
-    """Charge one loop iteration or subroutine call against the rule's instruction budget."""
+    """Charge one loop iteration or subroutine call against the rule's instruction and time budgets."""
     c.budget -= 1
+    if c.budget & 1023 == 0:
+        _check_clock(c)
     if c.budget < 0:
         raise RuleRuntimeError("the rule exceeded its instruction budget (an endless loop?)")
+
+
+def _check_clock(c: RunContext) -> None:
+    now = time.perf_counter()
+    if not c.deadline:
+        c.deadline = now + c.state.time_budget
+    elif now > c.deadline:
+        raise RuleRuntimeError(f"the rule ran for more than {c.state.time_budget:g} seconds")
 
 
 def capture(c: RunContext, i: int) -> str:

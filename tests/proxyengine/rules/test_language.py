@@ -316,3 +316,22 @@ def test_state_survives_between_requests_through_data():
         tx, _ = run(rule.source, make_tx(), state)
         out.append(tx.logs[0][2])
     assert out == ["1", "2", "3"]
+
+
+def test_per_rule_instruction_budget():
+    state = EngineState()
+    state.rule_budgets["tight"] = 10
+    tx = make_tx()
+    compile_rule("tight", "for ($i = 0; $i < 100; $i++) {}").run(tx, state)
+    assert "instruction budget" in tx.errors[0].message
+    tx = make_tx()
+    compile_rule("roomy", "for ($i = 0; $i < 100; $i++) {}").run(tx, state)
+    assert not tx.errors
+
+
+def test_time_budget_stops_slow_loops():
+    state = EngineState()
+    state.time_budget = 0.05
+    tx = make_tx()
+    compile_rule("slow", '$s = ""; while (1) { $s = string.hashSHA512($s); }').run(tx, state)
+    assert "ran for more than 0.05 seconds" in tx.errors[0].message
