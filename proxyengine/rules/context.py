@@ -22,6 +22,10 @@ How the engine uses this module, per request::
 For response rules the engine fills ``response_status``/``response_headers``/``response_body`` and
 calls ``run(..., phase="response")``, then honours ``tx.retry`` (try again: ``True`` or a dict with
 ``pool``/``node``), ``tx.response`` and the rewritten response fields.
+
+``CompiledRule.needs_request_body`` / ``needs_response_body`` say whether a rule reads a whole body
+(http.getBody, http.getFormParam, http.getResponseBody, ...), so the engine buffers it only then.
+Loops are bounded by ``EngineState.instruction_budget`` (or ``rule_budgets[name]``) and ``time_budget``.
 """
 
 from __future__ import annotations
