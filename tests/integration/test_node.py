@@ -109,3 +109,56 @@ def test_start_change_and_see_it_reach_engine_json(node):
     assert "already running" in again
     assert "password:" not in again  # the generated password is printed once
     assert node.request("GET", "/api/tm/8.3/config/active/pools/itest")[0] == 200
+
+
+@pytest.fixture
+def backend():
+    """A small HTTP server on 127.0.0.1 that names itself in its answers."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"hello from the backend\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.mark.timeout(180)
+def test_a_service_configured_over_rest_answers_and_shows_statistics(node, backend):
+    node.env["VTM_BANDWIDTH_LIMIT_KBPS"] = "0"
+    node.manage("start_tm")
+    assert wait_until(lambda: node.request("GET", "/api/tm/")[0] == 200)
+    port = free_port()
+    pool = {"properties": {"basic": {"nodes_table": [{"node": f"127.0.0.1:{backend}"}]}}}
+    assert node.request("PUT", "/api/tm/8.3/config/active/pools/svc", json.dumps(pool).encode())[0] == 201
+    vs = {"properties": {"basic": {"enabled": True, "port": port, "pool": "svc", "protocol": "http",
+                                   "listen_on_any": False, "listen_on_hosts": ["127.0.0.1"]}}}
+    assert node.request("PUT", "/api/tm/8.3/config/active/virtual_servers/svc", json.dumps(vs).encode())[0] == 201
+
+    def served():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                return r.read() == b"hello from the backend\n"
+        except OSError:
+            return False
+
+    assert wait_until(served, timeout=30), (node.home / "log" / "engine.log").read_text()[-2000:]
+    status, body = node.request("GET", "/api/tm/8.3/status/local_tm/statistics/virtual_servers/svc")
+    assert status == 200, body
+    assert json.loads(body)["statistics"]["total_requests"] >= 1
+    status, body = node.request("GET", "/api/tm/8.3/status/local_tm/statistics/pools/")
+    assert "svc" in [c["name"] for c in json.loads(body)["children"]]
+    status, body = node.request("GET", "/api/tm/8.3/status/local_tm/statistics?format=prometheus")
+    assert status == 200 and b"svc" in body

@@ -62,16 +62,32 @@ class Diagnose(VTMView):
 
 
 class Statistics(VTMView):
-    """Statistics come from the engine's control socket."""
+    """`.../statistics/<family>/<name>` in vTM's shapes, read from the engine's control socket.
+
+    `?format=prometheus` and `?format=csv` (HAProxy `show stat` columns) answer text for monitoring tools."""
 
     def get(self, request, version, rest=""):
+        fmt = request.query_params.get("format")
         try:
-            reply = engine_control({"cmd": "stats", "path": rest.strip("/")})
+            if fmt in ("prometheus", "csv"):
+                reply = engine_control({"cmd": "stats", "format": fmt})
+                return HttpResponse(reply.get("text", ""), content_type="text/plain; charset=utf-8")
+            reply = engine_control({"cmd": "stats"})
         except EngineUnavailable as e:
             raise APIError(503, "statistics.unavailable", str(e)) from None
-        if reply.get("error"):
-            raise APIError(404, "resource.not_found", reply["error"])
-        return Response(reply.get("result", reply))
+        if not reply.get("ok"):
+            raise APIError(503, "statistics.unavailable", reply.get("error", "the engine gave no statistics"))
+        node = reply["statistics"]
+        base = f"/api/tm/{version}/status/local_tm/statistics/"
+        parts = [p for p in (rest or "").split("/") if p]
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                raise APIError(404, "resource.not_found", f"No statistics for {'/'.join(parts[: i + 1])}")
+            node = node[part]
+        if isinstance(node, dict) and node and all(isinstance(v, dict) for v in node.values()):
+            prefix = base + "".join(p + "/" for p in parts)
+            return Response({"children": [{"name": k, "href": prefix + k} for k in sorted(node)]})
+        return Response({"statistics": node})
 
 
 class Backups(VTMView):
