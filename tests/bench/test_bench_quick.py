@@ -1,0 +1,47 @@
+"""The benchmark's quick mode runs end to end in bounded time and writes its table and JSON (not its speed)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import proxies  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.skipif(bool(proxies.missing_tools()), reason="needs nginx, haproxy and wrk (.ci/install)"),
+]
+
+
+def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rps/HA" in proc.stdout and "ours-2w" in proc.stdout
+    doc = json.loads(out.read_text())
+    summary = doc["summary"]
+    assert set(summary) == {
+        "small keep-alive 50c",
+        "small keep-alive 200c",
+        "100 KB keep-alive 50c",
+        "small conn-per-request 50c",
+        "L4 TCP small 50c",
+    }
+    for case, rows in summary.items():
+        assert {"haproxy", "ours-1w", "ours-2w"} <= set(rows), case
+        for name, row in rows.items():
+            assert row["req_s"] > 0 and row["errors"] == 0, (case, name, row)
+        assert rows["ours-1w"]["req_s/haproxy"] > 0
