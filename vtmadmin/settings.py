@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",
     "rest_framework",
     "drf_spectacular",
     "vtmadmin",
@@ -91,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vtmadmin.ui_middleware.AdminUILoginMiddleware",
 ]
 
 ROOT_URLCONF = "vtmadmin.urls"
@@ -104,10 +106,12 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "vtmadmin.ui_context.admin_ui",
             ],
         },
     },
 ]
+FORM_RENDERER = "vtmadmin.ui_forms.AdminUIFormRenderer"
 WSGI_APPLICATION = "vtmadmin.wsgi.application"
 
 try:
@@ -135,6 +139,27 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = None
+
+# The Admin UI: login pages, idle timeout (the user group's `timeout` minutes), browser hardening.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_HSTS_SECONDS = 31536000
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+UI_LOGIN_MAX_FAILURES = _setting("VTM_UI_LOGIN_MAX_FAILURES", 5)
+UI_LOGIN_LOCKOUT_SECONDS = _setting("VTM_UI_LOGIN_LOCKOUT_SECONDS", 300)
+# Failed-login counts must be shared by gunicorn's workers: a file cache under $ZEUSHOME.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(ZEUSHOME / "admin" / "var" / "cache"),
+    }
+}
 
 # The REST API answers large configuration documents, but not without bound.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
