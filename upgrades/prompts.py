@@ -13,6 +13,15 @@ import getpass
 import sys
 from collections.abc import Callable
 
+# The replay keys existing vTM automation writes: zinstall's, and configure's (a replay file often holds both).
+INSTALL_KEYS = {"accept-license", "zeushome", "zxtm!perform_initial_config", "zxtm!upgrade_or_abort",
+                "allow_non_root_install"}
+CONFIGURE_KEYS = {"accept-license", "admin!password", "zxtm!license_key", "zxtm!use_invalid_key_license",
+                  "zxtm!user", "zxtm!group", "zxtm!unique_bind", "zxtm!bindip", "start_at_boot", "zxtm!cluster",
+                  "zlb!admin_hostname", "zlb!admin_port", "zlb!admin_username", "zlb!admin_password",
+                  "zxtm!fingerprints_ok", "zxtm!join_new_cluster", "zxtm!clustertipjoin",
+                  "zxtm!reconfigure_option", "zxtm!name_option", "zxtm!name", "zxtm!use_ip_for_name"}
+
 
 class AnswerMissing(SystemExit):
     """Non-interactive and no answer: stop with a message naming the question."""

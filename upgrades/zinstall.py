@@ -18,10 +18,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "software"))
 
-from upgrades.prompts import AnswerMissing, Answers, is_yes, yes_no  # noqa: E402
+from upgrades.prompts import CONFIGURE_KEYS, INSTALL_KEYS, AnswerMissing, Answers, is_yes, yes_no  # noqa: E402
 
-KEYS = {"accept-license", "zeushome", "zxtm!perform_initial_config", "zxtm!upgrade_or_abort",
-        "allow_non_root_install"}
+KEYS = INSTALL_KEYS | CONFIGURE_KEYS  # configure's answers pass through to it
 MARKER = ".zeus-installation"
 
 
@@ -97,7 +96,9 @@ def install(home: Path, version: str, say) -> None:
         shutil.rmtree(target)
     say(f"Installing version {version} in {target} ...")
     shutil.copytree(HERE / "software", target, symlinks=True)
-    subprocess.run([sys.executable, "-m", "venv", str(target / "venv")], check=True)
+    # The system's Python, readable by the unprivileged run user (a per-user Python may not be).
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    subprocess.run([python, "-m", "venv", str(target / "venv")], check=True)
     result = subprocess.run(
         [str(target / "venv" / "bin" / "pip"), "install", "-q", "--no-index", "--disable-pip-version-check",
          "--find-links", str(HERE / "wheels"), "-r", str(target / "requirements.txt")],

@@ -1,6 +1,5 @@
 """`/api/tm/8.3/status/local_tm/...`: information, state, diagnose, backups, statistics."""
 
-import uuid
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -13,6 +12,7 @@ from vtmadmin.services.diagnose import config_diagnose
 from vtmadmin.services.document import DocumentInvalid
 from vtmadmin.services.engine import EngineUnavailable, engine_control
 from vtmadmin.services.licensing import license_in_force
+from vtmadmin.services.nodesettings import node_uuid
 from vtmadmin.services.revisions import revision_latest
 from vtmadmin.version import VERSION
 
@@ -26,17 +26,6 @@ class LocalTM(VTMView):
     def get(self, request, version):
         return Response(children(f"/api/tm/{version}/status/local_tm/",
                                  ["backups", "diagnose", "information", "license", "state", "statistics"]))
-
-
-def node_uuid() -> str:
-    path = settings.ZEUSHOME / "admin" / "etc" / "uuid"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        value = str(uuid.uuid4())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(value)
-        return value
 
 
 class Information(VTMView):

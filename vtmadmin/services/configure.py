@@ -18,17 +18,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from upgrades.prompts import Answers, is_yes, yes_no
+from upgrades.prompts import CONFIGURE_KEYS, Answers, is_yes, yes_no
 from upgrades.services import LICENSE_TEXT
 from vtmadmin.services.licensing import LicenseInvalid, license_parse
 from vtmadmin.services.nodesettings import node_settings_path, node_settings_read, node_settings_write
 from vtmadmin.services.processes import processes_stop
 
-KEYS = {"accept-license", "admin!password", "zxtm!license_key", "zxtm!use_invalid_key_license", "zxtm!user",
-        "zxtm!group", "zxtm!unique_bind", "zxtm!bindip", "start_at_boot", "zxtm!cluster", "zlb!admin_hostname",
-        "zlb!admin_port", "zlb!admin_username", "zlb!admin_password", "zxtm!fingerprints_ok",
-        "zxtm!join_new_cluster", "zxtm!clustertipjoin", "zxtm!reconfigure_option", "zxtm!name_option",
-        "zxtm!name", "zxtm!use_ip_for_name"}
+KEYS = CONFIGURE_KEYS
 MIN_PASSWORD = 6
 
 

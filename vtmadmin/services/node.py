@@ -13,7 +13,7 @@ from vtmadmin.registry import TYPES
 from vtmadmin.services.bootstrap import config_bootstrap
 from vtmadmin.services.certificates import admin_certificate_paths, certificate_fingerprints
 from vtmadmin.services.engine import engine_push
-from vtmadmin.services.nodesettings import node_settings_read
+from vtmadmin.services.nodesettings import node_settings_read, node_uuid
 from vtmadmin.services.processes import processes_start
 from vtmadmin.services.revisions import revision_latest, revision_record
 from vtmadmin.services.users import generate_password, user_set_password
@@ -73,6 +73,7 @@ def node_prepare(*, admin_password: str | None = None, license_text: str | None 
     revision = revision_record(reason="traffic manager started")
     engine_push(revision_id=revision.id)
     admin_certificate_paths()
+    node_uuid()
     return generated
 
 

@@ -2,6 +2,7 @@
 read by vtmadmin/settings.py at start): name, management IP, run user and group, ports."""
 
 import json
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -26,3 +27,14 @@ def node_settings_write(values: dict) -> None:
 
 def node_is_configured() -> bool:
     return bool(node_settings_read().get("configured"))
+
+
+def node_uuid() -> str:
+    """This traffic manager's UUID, made once (at first start, as root) and kept in admin/etc."""
+    path = Path(settings.ZEUSHOME) / "admin" / "etc" / "uuid"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = str(uuid.uuid4())
+        write_atomically(path, value.encode() + b"\n", mode=0o644)
+        return value

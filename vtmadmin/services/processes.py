@@ -215,6 +215,9 @@ def processes_start(*, names=None, timeout: float = 30) -> tuple[list[str], bool
         STARTERS[process.name]()
         ready = _wait_for(lambda p=process.name: process_pid(p) is not None and READY[p](), timeout)
         pid = process_pid(process.name)
+        if ready and process.name == "engine" and identity:
+            # the admin server and the worker (the run user) tell the engine to reload over this socket
+            os.chown(settings.ENGINE_CONTROL_SOCKET, identity[0], identity[1])
         if ready:
             lines.append(f"{process.description}: started (pid {pid})")
         elif pid:
