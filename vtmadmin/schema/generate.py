@@ -113,7 +113,12 @@ TABLES = {
 }
 
 # Defaults the reference leaves out but vTM has (a missing int default would be 0).
-EXTRA_DEFAULTS = {("pool", "basic", "lard_size"): 2047}
+EXTRA_DEFAULTS = {
+    ("pool", "basic", "lard_size"): 2047,
+    ("global_settings", "http", "max_chunk_header_length"): 4096,
+}
+# Ranges the reference leaves out, for keys whose 0 would be meaningless (min, max).
+EXTRA_RANGES = {("global_settings", "http", "max_chunk_header_length"): (64, 1 << 20)}
 # Keys a create must give.
 REQUIRED = {("virtual_server", "basic", "port"), ("virtual_server", "basic", "pool")}
 
@@ -154,6 +159,8 @@ def _key(kind: str, constraint: str, obj_type: str, section: str, name: str, enu
             key["min"], key["max"] = int(m[1]), int(m[2])
         elif m := re.search(r"IntAtLeast\((\d+)\)", constraint):
             key["min"] = int(m[1])
+    if (obj_type, section, name) in EXTRA_RANGES:
+        key["min"], key["max"] = EXTRA_RANGES[(obj_type, section, name)]
     if "one of {" in constraint:
         for candidate in (f"{obj_type} {name}", f"{obj_type} {section}_{name}"):
             if candidate in enums:
