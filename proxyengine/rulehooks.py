@@ -1,16 +1,37 @@
 """Where the engine meets TrafficScript: fill a Transaction, run the rules, honour what they asked for.
 
 Only this module touches ``proxyengine.rules``' Transaction; the protocols call the two hooks below
-when their virtual server has rules, so a server without rules pays nothing.
+when their virtual server has rules, so a server without rules pays nothing. Everything that makes a
+request wait (a whole request body a rule reads, a rate class's queue, connection.sleep) or a response
+wait (a whole response body a rule reads, a new status line) is done here with timers and a stand-in for
+the client protocol, so the protocols keep streaming for everyone else.
 """
 
 from __future__ import annotations
 
+import json
+import socket
+import time
+from collections import deque
+
 from .rules import Headers, Transaction
+
+HOP_BY_HOP = frozenset(
+    (b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade")
+)
+BODY_POLL = 0.005  # seconds between looks at a request body still arriving for a rule that reads it
+BODY_WAIT_DEFAULT = 30.0  # how long a rule waits for the whole request body when the virtual server sets none
+MAX_RESPONSE_BODY = 16 << 20  # a response body read whole for a rule (http.getResponseBody) may not exceed this
+MAX_RATE_QUEUE = 10000  # requests waiting in one rate class (and context key) before the engine answers 503
+RULE_FAILED = "A rule failed while handling this request"
 
 
 def _latin(b: bytes) -> str:
     return b.decode("latin-1")
+
+
+def _encode(headers) -> list[tuple[bytes, bytes]]:
+    return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
 
 
 def new_transaction(client, ex) -> Transaction:
@@ -23,6 +44,8 @@ def new_transaction(client, ex) -> Transaction:
     tx.http_version = "HTTP/" + ex.version
     tx.request_headers = Headers((_latin(n), _latin(v)) for n, v in ex.headers)
     tx.remote_ip, tx.remote_port = client.client_ip, client.client_port
+    sockname = client.transport.get_extra_info("sockname") if client.transport is not None else None
+    tx.local_ip = sockname[0] if sockname else ""
     tx.local_port = client.local_port
     tx.virtual_server = ex.vs.name
     tx.connection_data = client.connection_data
@@ -30,39 +53,104 @@ def new_transaction(client, ex) -> Transaction:
     return tx
 
 
-def _log_errors(engine, tx: Transaction) -> None:
+def _log(engine, tx: Transaction) -> None:
+    """Send what the rules logged, their aborts and their custom events to the event log, once."""
     for err in tx.errors:
         engine.events.log("warn", f"rules/{err.rule}", f"rule aborted: {err}")
     for level, rule, message in tx.logs:
         engine.events.log(level, f"rules/{rule}", message)
+    tx.errors.clear()
+    tx.logs.clear()
+    events = engine.rule_state.events
+    while events:
+        name, message = events.popleft()
+        engine.events.log("info", f"custom/{name}", message)
+
+
+# -- request rules ----------------------------------------------------------------------------------------------
 
 
 def run_request_rules(client, ex) -> str | None:
-    """Run the virtual server's request rules on ``ex``; "done" when a rule answered or dropped the request."""
-    engine = client.engine
-    vs = ex.vs
+    """Run the virtual server's request rules on ``ex``; "done" when the rules answered, dropped or hold it."""
     tx = new_transaction(client, ex)
     ex.tx = tx
-    for rule in vs.request_rules:
-        rule.run(tx, engine.rule_state, phase="request")
-        if tx.finished:
+    if any(rule.needs_request_body for rule in ex.vs.request_rules):
+        if ex.chunked or ex.content_length > 0:
+            client.loop.call_soon(_wait_for_body, client, ex, time.monotonic())
+            return "done"
+        tx.request_body = b""
+    return _run_request(client, ex)
+
+
+def _wait_for_body(client, ex, since: float) -> None:
+    """Poll until the request body a rule reads has arrived (the body lands in ex.body_buf meanwhile)."""
+    if ex.dead or client.closed:
+        return
+    cfg = ex.vs.cfg
+    if ex.complete:
+        body = b"".join(ex.body_buf)
+        ex.tx.request_body = _dechunk(body) if ex.chunked else body
+        if _run_request(client, ex) is None:
+            _proceed(client, ex)
+        client._flush()
+    elif ex.body_buf_size > cfg.max_client_buffer:
+        client._error(ex, 413, "The request body is too large for the rules that read it")
+        client._flush()
+    elif time.monotonic() - since > (cfg.timeout or BODY_WAIT_DEFAULT):
+        client._error(ex, 408, "Timed out waiting for the request body")
+        client._flush()
+    else:
+        client.loop.call_later(BODY_POLL, _wait_for_body, client, ex, since)
+
+
+def _dechunk(data: bytes) -> bytes:
+    """The payload of a body the client protocol buffered in chunked framing (its own, so well formed)."""
+    out = []
+    i = 0
+    while i < len(data):
+        j = data.index(b"\r\n", i)
+        size = int(data[i:j], 16)
+        if size == 0:
             break
-    if tx.errors or tx.logs:
-        _log_errors(engine, tx)
+        out.append(data[j + 2 : j + 2 + size])
+        i = j + 2 + size + 2
+    return b"".join(out)
+
+
+def _run_request(client, ex) -> str | None:
+    engine = client.engine
+    state = engine.rule_state
+    if engine.config is not None:
+        state.rate_classes = _rate_limits(engine)
+    vs = ex.vs
+    tx = ex.tx
+    body_in = tx.request_body
+    for rule in vs.request_rules:
+        rule.run(tx, state, phase="request")
+        if tx.finished or tx.errors:
+            break  # an aborted rule ends the request's rules: what it meant to do is unknown
+    failed = bool(tx.errors)
+    if failed or tx.logs or state.events:
+        _log(engine, tx)
+    if failed:
+        client._error(ex, 500, RULE_FAILED)
+        return "done"
     if tx.discard:
         vs.stats.discard += 1
         client.transport.abort()
         return "done"
     if tx.response is not None:
         r = tx.response
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in r.headers]
-        tx.apply_pending_response_headers(Headers(r.headers))
-        client._local_response(ex, r.status, r.reason.encode("latin-1") or b"OK", headers, r.body)
+        headers = Headers(r.headers)
+        tx.apply_pending_response_headers(headers)
+        client._local_response(ex, r.status, r.reason.encode("latin-1") or b"OK", _encode(headers), r.body)
         return "done"
     if tx.request_changed:
         ex.method = tx.method.encode("latin-1")
         ex.url = (tx.path + ("?" + tx.query if tx.query else "")).encode("latin-1")
-        ex.headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in tx.request_headers]
+        ex.headers = _encode(tx.request_headers)
+        if tx.request_body is not body_in and tx.request_body is not None and ex.complete:
+            _replace_request_body(ex, tx.request_body)
     if tx.close_after:
         ex.close_after = True
     if tx.pool:
@@ -76,32 +164,219 @@ def run_request_rules(client, ex) -> str | None:
         ex.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
     elif tx.persistence_key is not None and ex.pool is not None and ex.pool.persistence is None:
         ex.persist = engine.universal_persistence
+    if tx.settings:
+        _apply_settings(client, tx.settings)
+    if tx.rate_class is not None and not _rate_admit(client, ex):
+        return "done"  # queued: the rate class's timer sends it on
+    if tx.delay > 0:
+        client.loop.call_later(tx.delay, _proceed, client, ex)
+        return "done"
     return None
 
 
+def _replace_request_body(ex, body: bytes) -> None:
+    """http.setBody on a request whose whole body is buffered: the node gets the new one."""
+    ex.body_buf = [body] if body else []
+    ex.body_buf_size = len(body)
+    ex.chunked = False
+    ex.content_length = len(body)
+
+
+def _apply_settings(client, settings: dict) -> None:
+    tos = settings.get("tos")
+    if tos is not None and client.transport is not None:
+        sock = client.transport.get_extra_info("socket")
+        if sock is not None and sock.family == socket.AF_INET:
+            try:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
+            except OSError:
+                pass
+
+
+def _proceed(client, ex) -> None:
+    """Go on with a request the rules held (rate class, connection.sleep, a body being read): what _start does."""
+    if ex.dead or client.closed:
+        return
+    if ex.pool is None:
+        client._error(ex, 503, "No pool is available for this virtual server")
+    else:
+        client._dispatch(ex)
+    client._flush()
+
+
+def _after_rate(client, ex) -> None:
+    if ex.tx.delay > 0:
+        client.loop.call_later(ex.tx.delay, _proceed, client, ex)
+    else:
+        _proceed(client, ex)
+
+
+# -- rate classes (rate.use): a FIFO queue per class and context key, released as the class allows -------------
+
+_rate_cache: list = [None, {}]  # [the EngineConfig, its rate classes as name -> (per second, per minute)]
+
+
+def _rate_limits(engine) -> dict[str, tuple[int, int]]:
+    """The configuration's rate classes, read once per configuration load.
+
+    EngineConfig does not carry rate classes yet (config.py is being reworked for issue 5), so they are
+    read from the engine.json the configuration was loaded from; they belong in EngineConfig.
+    """
+    if _rate_cache[0] is not engine.config:
+        _rate_cache[1] = _read_rate_classes(engine.config_path)
+        _rate_cache[0] = engine.config
+    return _rate_cache[1]
+
+
+def _read_rate_classes(path: str | None) -> dict[str, tuple[int, int]]:
+    try:
+        with open(path or "", encoding="utf-8") as f:
+            section = json.load(f).get("config", {}).get("rate", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    out = {}
+    for name, obj in section.items() if isinstance(section, dict) else ():
+        basic = obj.get("properties", {}).get("basic", {}) if isinstance(obj, dict) else {}
+        per_second, per_minute = basic.get("max_rate_per_second", 0), basic.get("max_rate_per_minute", 0)
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (per_second, per_minute)):
+            out[name] = (per_second, per_minute)
+    return out
+
+
+class _RateQueue:
+    """Requests waiting for their rate class, oldest first, and the timer that lets the next ones go."""
+
+    __slots__ = ("bucket", "waiting", "timer")
+
+    def __init__(self, bucket) -> None:
+        self.bucket = bucket
+        self.waiting: deque = deque()
+        self.timer = None
+
+
+_rate_queues: dict[tuple[int, str, str], _RateQueue] = {}
+
+
+def _rate_admit(client, ex) -> bool:
+    """True if the request may go now; otherwise it waits in the class's queue (or was answered 503)."""
+    engine = client.engine
+    state = engine.rule_state
+    tx = ex.tx
+    limits = state.rate_classes.get(tx.rate_class)
+    if limits is None:
+        engine.events.log("warn", f"vservers/{ex.vs.name}", f"rate class {tx.rate_class!r} does not exist")
+        return True
+    bucket = state.rate_bucket(tx.rate_class, tx.rate_key)
+    bucket.per_second, bucket.per_minute = limits  # a reload may have changed the class
+    key = (id(state), tx.rate_class, tx.rate_key)
+    queue = _rate_queues.get(key)
+    if (queue is None or not queue.waiting) and bucket.take(state.now()):
+        return True
+    if queue is None:
+        queue = _rate_queues[key] = _RateQueue(bucket)
+    if len(queue.waiting) >= MAX_RATE_QUEUE:
+        client._error(ex, 503, f"Too many requests are waiting in rate class {tx.rate_class}")
+        return False
+    queue.waiting.append((client, ex))
+    if queue.timer is None:
+        _rate_schedule(client.loop, key, queue, state)
+    return False
+
+
+def _rate_schedule(loop, key, queue: _RateQueue, state) -> None:
+    b = queue.bucket
+    now = state.now()
+    at = now
+    if b.per_second and b.second_count >= b.per_second:
+        at = max(at, b.second_start + 1.0)
+    if b.per_minute and b.minute_count >= b.per_minute:
+        at = max(at, b.minute_start + 60.0)
+    queue.timer = loop.call_later(max(at - now, 0.001), _rate_release, loop, key, queue, state)
+
+
+def _rate_release(loop, key, queue: _RateQueue, state) -> None:
+    queue.timer = None
+    waiting = queue.waiting
+    while waiting:
+        client, ex = waiting[0]
+        if ex.dead or client.closed:
+            waiting.popleft()
+            continue
+        if not queue.bucket.take(state.now()):
+            break
+        waiting.popleft()
+        _after_rate(client, ex)
+    if waiting:
+        _rate_schedule(loop, key, queue, state)
+    else:
+        _rate_queues.pop(key, None)
+
+
+# -- response rules -------------------------------------------------------------------------------------------
+
+
 def run_response_rules(client, ex, conn, headers):
-    """Run the response rules; returns the (possibly rewritten) header list, or None if the response was replaced."""
+    """Run the response rules; returns the (possibly rewritten) header list, or None if this module took over."""
     engine = client.engine
     tx = ex.tx if ex.tx is not None else new_transaction(client, ex)
     ex.tx = tx
     tx.response_status = conn.status
     tx.response_reason = _latin(conn.reason)
     tx.response_headers = Headers((_latin(n), _latin(v)) for n, v in headers)
+    tx.response_body = None
+    tx.server_response_time = time.monotonic() - ex.sent_at if ex.sent_at else 0.0
+    # connection.getPool / getNode in a response rule: where this response came from
+    tx.pool = ex.pool.name if ex.pool is not None else None
+    tx.node = ex.node.address if ex.node is not None else None
+    tx.rule_vars.pop("pool_chosen_in_response", None)
     tx.finished = False
-    for rule in ex.vs.response_rules:
-        rule.run(tx, engine.rule_state, phase="response")
-        if tx.finished:
+    rules = ex.vs.response_rules
+    if _has_body(ex, conn.status) and any(rule.needs_response_body for rule in rules):
+
+        def with_body(body: bytes, keep: bool) -> None:
+            tx.response_body = body
+            _run_response(engine, tx, rules)
+            _honour_response(client, ex, conn, headers, body, keep)
+
+        _BodyCollector(client, ex, conn, with_body)
+        return None
+    _run_response(engine, tx, rules)
+    return _honour_response(client, ex, conn, headers, None, False)
+
+
+def _has_body(ex, status: int) -> bool:
+    return ex.method != b"HEAD" and status not in (204, 304) and not 100 <= status < 200
+
+
+def _run_response(engine, tx: Transaction, rules) -> None:
+    state = engine.rule_state
+    for rule in rules:
+        rule.run(tx, state, phase="response")
+        if tx.finished or tx.errors:
             break
-    if tx.errors or tx.logs:
-        _log_errors(engine, tx)
+
+
+def _honour_response(client, ex, conn, headers, body: bytes | None, keep: bool):
+    """Act on the response rules' effects. ``body`` is the node's whole body when it was read for the rules."""
+    engine = client.engine
+    tx = ex.tx
+    failed = bool(tx.errors)
+    if failed or tx.logs or engine.rule_state.events:
+        _log(engine, tx)
     if tx.discard:
         client._drop_node(ex, reusable=False)
         client.transport.abort()
+        return None
+    if failed:
+        client._drop_node(ex, reusable=False)
+        ex.response_started = False
+        client._error(ex, 500, RULE_FAILED)
         return None
     if tx.retry:
         ex.response_started = False
         target = tx.retry if isinstance(tx.retry, dict) else {}
         tx.retry = None
+        tx.retries += 1
         if target.get("pool"):
             ex.pool = engine.pools.get(target["pool"]) or ex.pool
         if ex.node is not None and not target.get("node"):
@@ -116,16 +391,81 @@ def run_response_rules(client, ex, conn, headers):
         r = tx.response
         client._drop_node(ex, reusable=False)
         ex.response_started = False
-        client._local_response(ex, r.status, r.reason.encode("latin-1") or b"OK",
-                               [(n.encode("latin-1"), v.encode("latin-1")) for n, v in r.headers], r.body)
+        client._local_response(ex, r.status, r.reason.encode("latin-1") or b"OK", _encode(r.headers), r.body)
         return None
     tx.apply_pending_response_headers(tx.response_headers)
-    if tx.response_changed or tx.pending_response_headers:
-        if tx.response_status and tx.response_status != conn.status:
-            conn.status = tx.response_status
-            ex.status = tx.response_status
-            conn.reason = tx.response_reason.encode("latin-1")
-        return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in tx.response_headers]
     if tx.close_after:
         ex.close_after = True
-    return list(headers)
+    out = _encode(tx.response_headers) if tx.response_changed or tx.pending_response_headers else list(headers)
+    status = tx.response_status or conn.status
+    reason = tx.response_reason.encode("latin-1") if status != conn.status else conn.reason
+    if body is not None:  # the body was read for the rules: answer with it (or the one they set)
+        _send_whole(client, ex, status, reason, out, tx.response_body if tx.response_body is not None else body, keep)
+        return None
+    if tx.response_body is not None:  # the rules replaced a body they did not read: the node's is not needed
+        _send_whole(client, ex, status, reason, out, tx.response_body, False)
+        return None
+    if status != conn.status:  # a new status line: the head goes out from here, after the node's body
+        _BodyCollector(
+            client, ex, conn, lambda node_body, k: _send_whole(client, ex, status, reason, out, node_body, k)
+        )
+        return None
+    return out
+
+
+def _send_whole(client, ex, status: int, reason: bytes, headers, body: bytes, reusable: bool) -> None:
+    """Answer with a response assembled here (rewritten status or body); the node connection is released."""
+    if ex.persist is not None and ex.node is not None:
+        client._persistence_on_response(ex, headers)
+    if ex.node is not None:
+        ex.node.record_response_time(time.monotonic() - (ex.sent_at or ex.started))
+    client._drop_node(ex, reusable=reusable and ex.complete and client._node_keepalive(ex))
+    ex.response_started = False
+    headers = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+    client._local_response(ex, status, reason or b"OK", headers, body)
+    ex.vs.stats.direct_replies -= 1  # proxied, not answered by the traffic manager
+
+
+class _BodyCollector:
+    """Stands in for the client protocol on a node connection while the response body is read whole.
+
+    The node protocol calls ``response_body``/``response_complete``/``node_lost`` on whatever its ``client``
+    is; everything else is passed to the real client protocol.
+    """
+
+    def __init__(self, client, ex, conn, done) -> None:
+        self.client = client
+        self.ex = ex
+        self.conn = conn
+        self.done = done
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.framed = any(n.lower() in (b"content-length", b"transfer-encoding") for n, _ in conn.headers)
+        conn.client = self
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def response_body(self, ex, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > MAX_RESPONSE_BODY:
+            self._fail(ex, "The response is too large for the rules that read it")
+            return
+        self.parts.append(data)
+
+    def response_complete(self, ex, node_keepalive: bool) -> None:
+        self.conn.client = self.client
+        self.done(b"".join(self.parts), node_keepalive and self.framed)
+
+    def node_lost(self, ex, conn) -> None:
+        if not self.framed:  # the node frames its body by closing: this is the end of it
+            self.response_complete(ex, False)
+        else:
+            self._fail(ex, "The node closed the connection in the middle of a response")
+        self.client._flush()
+
+    def _fail(self, ex, message: str) -> None:
+        self.conn.client = self.client
+        self.client._drop_node(ex, reusable=False)
+        ex.response_started = False
+        self.client._error(ex, 502, message)
