@@ -166,12 +166,40 @@ def _run_request(client, ex) -> str | None:
         ex.persist = engine.universal_persistence
     if tx.settings:
         _apply_settings(client, tx.settings)
+    if tx.pending_response_headers and not vs.response_rules:
+        ex.vs = _WithResponseHook(vs)
     if tx.rate_class is not None and not _rate_admit(client, ex):
         return "done"  # queued: the rate class's timer sends it on
     if tx.delay > 0:
         client.loop.call_later(tx.delay, _proceed, client, ex)
         return "done"
     return None
+
+
+class _NoRule:
+    """A response rule that does nothing: the response hook runs and applies headers set by request rules."""
+
+    name = ""
+    needs_response_body = False
+
+    @staticmethod
+    def run(tx, state, *, phase: str = "response") -> None:
+        return None
+
+
+class _WithResponseHook:
+    """The virtual server as one exchange sees it when its request rules set response headers
+    (http.setResponseHeader, http.setResponseCookie) and it has no response rules: the protocols run
+    the response hook only for virtual servers with response rules."""
+
+    __slots__ = ("_vs", "response_rules")
+
+    def __init__(self, vs) -> None:
+        self._vs = vs
+        self.response_rules = (_NoRule,)
+
+    def __getattr__(self, name):
+        return getattr(self._vs, name)
 
 
 def _replace_request_body(ex, body: bytes) -> None:
@@ -331,17 +359,18 @@ def run_response_rules(client, ex, conn, headers):
     tx.rule_vars.pop("pool_chosen_in_response", None)
     tx.finished = False
     rules = ex.vs.response_rules
+    delay_in = tx.delay
     if _has_body(ex, conn.status) and any(rule.needs_response_body for rule in rules):
 
         def with_body(body: bytes, keep: bool) -> None:
             tx.response_body = body
             _run_response(engine, tx, rules)
-            _honour_response(client, ex, conn, headers, body, keep)
+            _honour_response(client, ex, conn, headers, body, keep, delay_in)
 
         _BodyCollector(client, ex, conn, with_body)
         return None
     _run_response(engine, tx, rules)
-    return _honour_response(client, ex, conn, headers, None, False)
+    return _honour_response(client, ex, conn, headers, None, False, delay_in)
 
 
 def _has_body(ex, status: int) -> bool:
@@ -356,7 +385,7 @@ def _run_response(engine, tx: Transaction, rules) -> None:
             break
 
 
-def _honour_response(client, ex, conn, headers, body: bytes | None, keep: bool):
+def _honour_response(client, ex, conn, headers, body: bytes | None, keep: bool, delay_in: float):
     """Act on the response rules' effects. ``body`` is the node's whole body when it was read for the rules."""
     engine = client.engine
     tx = ex.tx
@@ -399,21 +428,26 @@ def _honour_response(client, ex, conn, headers, body: bytes | None, keep: bool):
     out = _encode(tx.response_headers) if tx.response_changed or tx.pending_response_headers else list(headers)
     status = tx.response_status or conn.status
     reason = tx.response_reason.encode("latin-1") if status != conn.status else conn.reason
+    delay = tx.delay - delay_in  # connection.sleep in a response rule holds the response back
+
+    def send(node_body: bytes, reusable: bool) -> None:
+        new_body = tx.response_body if tx.response_body is not None else node_body
+        _send_whole(client, ex, status, reason, out, new_body, reusable, delay)
+
     if body is not None:  # the body was read for the rules: answer with it (or the one they set)
-        _send_whole(client, ex, status, reason, out, tx.response_body if tx.response_body is not None else body, keep)
-        return None
-    if tx.response_body is not None:  # the rules replaced a body they did not read: the node's is not needed
-        _send_whole(client, ex, status, reason, out, tx.response_body, False)
-        return None
-    if status != conn.status:  # a new status line: the head goes out from here, after the node's body
-        _BodyCollector(
-            client, ex, conn, lambda node_body, k: _send_whole(client, ex, status, reason, out, node_body, k)
-        )
-        return None
-    return out
+        send(body, keep)
+    elif tx.response_body is not None:
+        send(b"", False)  # the rules set a body without reading the node's: it is not needed
+    elif status == conn.status and delay <= 0:
+        return out  # the head goes out from the protocol and the body streams through
+    elif not _has_body(ex, conn.status):
+        send(b"", False)
+    else:
+        _BodyCollector(client, ex, conn, send)  # the head goes out from here, after the node's body
+    return None
 
 
-def _send_whole(client, ex, status: int, reason: bytes, headers, body: bytes, reusable: bool) -> None:
+def _send_whole(client, ex, status: int, reason: bytes, headers, body: bytes, reusable: bool, delay: float) -> None:
     """Answer with a response assembled here (rewritten status or body); the node connection is released."""
     if ex.persist is not None and ex.node is not None:
         client._persistence_on_response(ex, headers)
@@ -422,8 +456,18 @@ def _send_whole(client, ex, status: int, reason: bytes, headers, body: bytes, re
     client._drop_node(ex, reusable=reusable and ex.complete and client._node_keepalive(ex))
     ex.response_started = False
     headers = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+    if delay > 0:
+        client.loop.call_later(delay, _answer, client, ex, status, reason, headers, body)
+    else:
+        _answer(client, ex, status, reason, headers, body)
+
+
+def _answer(client, ex, status: int, reason: bytes, headers, body: bytes) -> None:
+    if ex.dead or client.closed:
+        return
     client._local_response(ex, status, reason or b"OK", headers, body)
     ex.vs.stats.direct_replies -= 1  # proxied, not answered by the traffic manager
+    client._flush()
 
 
 class _BodyCollector:

@@ -76,6 +76,38 @@ EXTRA_RULES = {
             http.setResponseHeader("X-Was", "404");
         }
     """,
+    "burst-limit": """
+        if (!rate.use.noQueue("burst", request.getRemoteIP())) {
+            http.sendResponse("429 Too Many Requests", "text/plain", "slow down", "Retry-After: 60");
+        }
+    """,
+    "friendly-5xx": """
+        if (http.getResponseCode() >= 500) {
+            http.sendResponse(503, "text/html", "<p>Sorry, try again soon</p>", "Retry-After: 30");
+        }
+    """,
+    "broken-response-rule": """
+        $zero = 0;
+        if (string.startsWith(http.getPath(), "/boom")) { $x = 1 / $zero; }
+        http.setResponseHeader("X-Checked", "yes");
+    """,
+    "per-connection-counter": """
+        $n = connection.data.get("requests") + 1;
+        connection.data.set("requests", $n);
+        http.setHeader("X-Connection-Request", $n);
+        log.info("request " . $n . " on this connection for " . http.getPath());
+    """,
+    "late-response": """
+        if (http.getPath() == "/late") { connection.sleep(200); }
+    """,
+    "user-persistence": """
+        $user = http.getHeader("X-User");
+        if ($user != "") { connection.setPersistence("by-user"); connection.setPersistenceKey($user); }
+    """,
+    "pending-header-then-respond": """
+        http.setResponseHeader("X-Set-Early", "yes");
+        if (http.getPath() == "/tea") { http.sendResponse("418 I'm a teapot", "text/plain", "tea", ""); }
+    """,
     "upstream-timing-header": """
         http.setResponseHeader("X-Node", connection.getNode());
         http.setResponseHeader("X-Pool", connection.getPool());
@@ -222,6 +254,13 @@ VIRTUAL_SERVERS = {
     "change-site": (["change-site"], [], "web"),
     "status-rewrite": ([], ["response-status-rewrite"], "notfound"),
     "node-header": ([], ["upstream-timing-header"], "images"),
+    "burst-limit": (["burst-limit"], [], "web"),
+    "friendly-5xx": ([], ["friendly-5xx"], "broken"),
+    "broken-response-rule": ([], ["broken-response-rule"], "web"),
+    "connection-data": (["per-connection-counter"], [], "web"),
+    "late-response": ([], ["late-response"], "web"),
+    "user-persistence": (["user-persistence"], [], "web"),
+    "pending-header": (["pending-header-then-respond"], [], "web"),
 }
 
 
@@ -271,7 +310,11 @@ def _run_engine(tmp, backends):
         pools=pools,
         virtual_servers=vss,
         rules=rules,
-        rate={"api-limit": {"properties": {"basic": {"max_rate_per_second": 5}}}},
+        rate={
+            "api-limit": {"properties": {"basic": {"max_rate_per_second": 5}}},
+            "burst": {"properties": {"basic": {"max_rate_per_minute": 3}}},
+        },
+        persistence={"by-user": {"properties": {"basic": {"type": "universal"}}}},
     )
     path = write_json(tmp / "engine.json", doc)
     sock = doc["node"]["control_socket"]
@@ -652,3 +695,97 @@ def last_request_any(engine, url_prefix: str):
     ]
     assert found, f"no node saw {url_prefix}"
     return found[-1][1]
+
+
+def test_rate_class_without_a_queue_answers_429(engine):
+    port = engine.ports["burst-limit"]
+    replies = [fetch(port, f"/burst/{i}") for i in range(5)]
+    assert [r.status for r in replies] == [200, 200, 200, 429, 429]
+    assert replies[-1].body == b"slow down" and replies[-1].headers["retry-after"] == "60"
+
+
+def test_send_response_in_a_response_rule_replaces_a_5xx(engine):
+    r = fetch(engine.ports["friendly-5xx"], "/checkout")
+    assert r.status == 503 and r.body == b"<p>Sorry, try again soon</p>" and r.headers["retry-after"] == "30"
+
+
+def test_runtime_error_in_a_response_rule(engine):
+    port = engine.ports["broken-response-rule"]
+    assert fetch(port, "/boom").status == 500
+    r = fetch(port, "/fine")
+    assert r.status == 200 and r.headers["x-checked"] == "yes"
+    assert engine.rule_stats("broken-response-rule")["aborts"] == 1
+    assert any(
+        e["object"] == "rules/broken-response-rule" and "broken-response-rule:3:" in e["message"]
+        for e in engine.events()
+    )
+
+
+def test_connection_data_lives_as_long_as_the_client_connection(engine):
+    port = engine.ports["connection-data"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        for path in ("/conn-a1", "/conn-a2", "/conn-a3"):
+            conn.request("GET", path)
+            conn.getresponse().read()
+    finally:
+        conn.close()
+    fetch(port, "/conn-b1")
+    seen = [
+        last_request_any(engine, p)[2]["x-connection-request"] for p in ("/conn-a1", "/conn-a2", "/conn-a3", "/conn-b1")
+    ]
+    assert seen == ["1", "2", "3", "1"]
+    assert any("request 3 on this connection for /conn-a3" in e["message"] for e in engine.events())
+
+
+def test_connection_sleep_in_a_response_rule(engine):
+    port = engine.ports["late-response"]
+    t0 = time.monotonic()
+    r = fetch(port, "/late")
+    assert r.status == 200 and r.body in (b"w1", b"w2") and time.monotonic() - t0 >= 0.19
+    assert fetch(port, "/early").body in (b"w1", b"w2")
+
+
+def test_named_persistence_class_set_by_a_rule(engine):
+    port = engine.ports["user-persistence"]
+    homes = set()
+    for user in ("ann", "bob", "cy", "dee"):
+        nodes = {fetch(port, headers={"X-User": user}).body for _ in range(3)}
+        assert len(nodes) == 1, (user, nodes)
+        homes |= nodes
+    assert homes == {b"w1", b"w2"}
+
+
+def test_response_header_set_by_a_request_rule(engine):
+    port = engine.ports["pending-header"]
+    r = fetch(port, "/tea")
+    assert r.status == 418 and r.body == b"tea" and r.headers["x-set-early"] == "yes"
+    r = fetch(port, "/coffee")
+    assert r.status == 200 and r.headers["x-set-early"] == "yes"
+
+
+def test_chunked_request_body_read_by_a_rule(engine):
+    payload = json.dumps({"order": 42}).encode()
+    half = len(payload) // 2
+    chunks = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (half, payload[:half], len(payload) - half, payload[half:])
+    with socket.create_connection(("127.0.0.1", engine.ports["json-rewrite"]), timeout=5) as s:
+        s.sendall(
+            b"POST /echo-chunked HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks
+        )
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == {"order": 42, "via": "tm"}
+
+
+def test_large_response_body_read_by_a_rule(engine):
+    r = fetch(engine.ports["body-rewrite"], "/big")
+    assert r.body == b"<wrapped>" + b"X" * 200_000 + b"</wrapped>"
+
+
+def test_head_request_through_a_status_rewrite(engine):
+    r = fetch(engine.ports["status-rewrite"], "/gone", method="HEAD")
+    assert r.status == 200 and r.headers["x-was"] == "404" and r.body == b""
+    assert fetch(engine.ports["status-rewrite"], "/gone").body == b"notfound"  # the connection pool is sound
