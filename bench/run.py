@@ -45,7 +45,7 @@ CASES = {
 
 
 def run_wrk(port: int, path: str, conns: int, headers: list[str], seconds: float, lua: Path) -> dict:
-    argv = [proxies.tool("wrk"), "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", str(lua)]
+    argv = [proxies.tool("wrk"), "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "5s", "-s", str(lua)]
     for h in headers:
         argv += ["-H", h]
     argv.append(f"http://127.0.0.1:{port}{path}")

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .http1 import DEFAULT_LIMITS, Limits
+
 __all__ = [
     "ConfigError",
     "EngineConfig",
@@ -364,6 +366,8 @@ class EngineConfig:
     ssl_server_keys: dict[str, SSLKeyConfig] = field(default_factory=dict)
     ssl_support_tls1_2: bool = True
     ssl_support_tls1_3: bool = True
+    limits: Limits = DEFAULT_LIMITS  # request size limits (global_settings "http" section)
+    max_client_connections: int = 0  # client connections one worker holds at once, 0 = no limit
     text_digest: str = ""  # sha256 of the file's bytes: tells reloads of an identical file apart
 
     def listener_keys(self) -> dict[tuple[str, str, int], list[str]]:
@@ -620,6 +624,14 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
         ssl_server_keys=_objects(config, "ssl_server_keys", _parse_ssl_key),
         ssl_support_tls1_2=gs.bool("ssl", "support_tls1_2", True),
         ssl_support_tls1_3=gs.bool("ssl", "support_tls1_3", True),
+        limits=Limits(
+            max_url_length=gs.int("http", "max_url_length", 8192, 256, 1 << 20),
+            max_header_length=gs.int("http", "max_header_length", 8192, 256, 1 << 20),
+            max_request_length=gs.int("http", "max_request_length", 65536, 1024, 1 << 22),
+            max_header_count=gs.int("http", "max_header_count", 100, 1, 10000),
+            max_chunk_header_length=gs.int("http", "max_chunk_header_length", 4096, 64, 1 << 20),
+        ),
+        max_client_connections=gs.int("connection", "max_client_connections", 0, 0),
         text_digest=text_digest,
     )
     _check_ports(cfg)

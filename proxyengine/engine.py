@@ -23,6 +23,7 @@ from .config import (
 )
 from .events import AccessLog, EventLog
 from .http import HttpClientProtocol
+from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
 from .pools import DISCARD_POOL, Pool
 from .rules import EngineState, PoolInfo, RuleCompileError, compile_rule
@@ -58,6 +59,7 @@ class VirtualServer:
 
     def __init__(self, cfg: VirtualServerConfig, engine: Engine):
         self.cfg = cfg
+        self.engine = engine
         self.name = cfg.name
         self.kind = cfg.kind
         self.pool: Pool | None = None
@@ -72,6 +74,7 @@ class VirtualServer:
         self.down_reason = ""
 
     def connection_opened(self) -> None:
+        self.engine.client_connections += 1
         s = self.stats
         s.current_conn += 1
         s.total_conn += 1
@@ -79,6 +82,7 @@ class VirtualServer:
             s.max_conn = s.current_conn
 
     def connection_closed(self) -> None:
+        self.engine.client_connections -= 1
         self.stats.current_conn -= 1
 
     def max_conn_reached(self) -> bool:
@@ -128,6 +132,13 @@ class Engine:
         self.health_listener = None  # called (pool, node, monitor, ok, why) on monitor transitions
         self.inherited: dict = {}  # listening sockets the master gave this worker
         self._tick_handle = None
+        self.limits = DEFAULT_LIMITS  # request size limits, from the configuration
+        self.max_client_connections = 0
+        self.client_connections = 0  # HTTP and TCP client connections open in this worker
+
+    def connections_full(self) -> bool:
+        """Over the engine-wide connection limit (counted by the caller's connection_opened)."""
+        return bool(self.max_client_connections) and self.client_connections > self.max_client_connections
 
     # -- start, reload, stop ------------------------------------------------------------------------------------
 
@@ -273,6 +284,8 @@ class Engine:
         self.virtual_servers = vss
         self.persistence = persistence
         self.config = cfg
+        self.limits = cfg.limits
+        self.max_client_connections = cfg.max_client_connections
         self.license_bucket = (TokenBucket(max(1, cfg.bandwidth_limit_kbps // max(1, self.workers)))
                                if cfg.bandwidth_limit_kbps else None)
         self.rule_state.hostname = cfg.node.name

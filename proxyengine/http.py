@@ -13,8 +13,7 @@ import ssl
 import time
 from collections import deque
 
-import httptools
-
+from .http1 import DEFAULT_LIMITS, ChunkedReader, HttpError, RequestHead, head_too_big, parse_request, parse_response
 from .pools import DISCARD_POOL, Node, Pool
 from .rulehooks import run_request_rules, run_response_rules
 
@@ -24,21 +23,23 @@ HOP_BY_HOP = frozenset(
 )
 RETAIN_LIMIT = 65536  # request body bytes kept so an idempotent request can be retried on another node
 MAX_PIPELINE = 32
+MAX_RESPONSE_HEAD = 65536
 
 REASONS = {
-    400: b"Bad Request", 408: b"Request Timeout", 413: b"Payload Too Large", 502: b"Bad Gateway",
-    503: b"Service Unavailable", 504: b"Gateway Timeout", 500: b"Internal Server Error",
+    400: b"Bad Request", 408: b"Request Timeout", 413: b"Payload Too Large", 414: b"URI Too Long",
+    417: b"Expectation Failed", 431: b"Request Header Fields Too Large", 501: b"Not Implemented",
+    505: b"HTTP Version Not Supported", 502: b"Bad Gateway", 503: b"Service Unavailable", 504: b"Gateway Timeout",
+    500: b"Internal Server Error",
 }  # fmt: skip
+NO_CUT = frozenset((b"host", b"content-length"))  # interesting request fields passed on as they are
+STATUS_LINES: dict[tuple[int, bytes], bytes] = {}  # pre-rendered response status lines
+KEEP_TOKENS = frozenset((b"close", b"keep-alive", b"upgrade"))  # Connection tokens that name no header to drop
 
 # reasons reading from the client is paused (a bitmask, so flow control and throttling do not fight)
 PAUSE_NODE_WRITE = 1  # the node's socket buffer is full
 PAUSE_BUFFER = 2  # request bytes buffered while no node is attached
 PAUSE_THROTTLE = 4  # bandwidth class
 PAUSE_PIPELINE = 8  # too many pipelined requests waiting
-
-
-class _NoBody(Exception):
-    """Raised from on_headers_complete to stop the parser after the head of a response to HEAD."""
 
 
 def error_response(status: int, message: str = "", close: bool = True) -> bytes:
@@ -65,21 +66,23 @@ class Exchange:
     """One request on a client connection, and the state of proxying it."""
 
     __slots__ = (
-        "client", "method", "url", "headers", "version", "keep_alive", "upgrade", "chunked", "content_length",
+        "client", "method", "url", "version", "keep_alive", "upgrade", "chunked", "content_length",
         "expect_continue", "complete", "body_buf", "body_buf_size", "sent", "sent_size", "upgrade_tail",
         # routing
         "vs", "pool", "node", "conn", "tried", "attempts", "failovers", "connect_task", "waiter_active",
         "persist", "persist_key", "persist_new", "tx", "last_error", "close_after", "dead", "reply_timer",
         # response
         "response_started", "response_done", "status", "resp_chunked_out", "resp_until_close", "head_only",
-        "started", "sent_at", "req_bytes", "resp_bytes",
+        "started", "sent_at", "req_bytes", "resp_bytes", "head", "_headers", "headers_changed", "resp_chunked_in",
     )  # fmt: skip
 
     def __init__(self, client: HttpClientProtocol):
         self.client = client
         self.method = b"GET"
         self.url = b"/"
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.head: RequestHead | None = None  # the validated raw head; headers are parsed from it on demand
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self.headers_changed = False
         self.version = "1.1"
         self.keep_alive = True
         self.upgrade = False
@@ -112,13 +115,34 @@ class Exchange:
         self.response_started = False
         self.response_done = False
         self.status = 0
-        self.resp_chunked_out = False
+        self.resp_chunked_out = False  # the engine adds chunked framing (a close-delimited body, kept alive)
+        self.resp_chunked_in = False  # the node's chunked body is passed on as it is
         self.resp_until_close = False
         self.head_only = False
         self.started = time.monotonic()
         self.sent_at = 0.0
         self.req_bytes = 0
         self.resp_bytes = 0
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The request's header fields as (name, value) bytes: parsed from the raw head only when asked for."""
+        h = self._headers
+        if h is None:
+            h = []
+            if self.head is not None:
+                h = [(n, v.strip(b" \t")) for n, _, v in (line.partition(b":") for line in
+                                                           self.head.block[:-2].split(b"\r\n")[:-1])]
+                authority = [f[3] for f in self.head.fields if f[0] < 0]
+                if authority:  # an absolute-form target: its authority is the Host
+                    h = [(n, v) for n, v in h if n.lower() != b"host"] + [(b"Host", authority[0])]
+            self._headers = h
+        return h
+
+    @headers.setter
+    def headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self._headers = value
+        self.headers_changed = True
 
 
 class HttpClientProtocol(asyncio.Protocol):
@@ -133,7 +157,7 @@ class HttpClientProtocol(asyncio.Protocol):
         self.tls = tls
         # per-connection
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
+        self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
         self.client_ip = ""
         self.client_port = 0
         self.local_port = 0
@@ -143,14 +167,17 @@ class HttpClientProtocol(asyncio.Protocol):
         self.paused = 0
         self.closed = False
         self.tunnel: HttpNodeProtocol | None = None
-        self.idle_timer = None
+        self.idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
+        self.timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
         self.writing_paused = False
         self.throttle = None
         self.connection_data: dict = {}
         self.client_eof = False
-        # per-request (parser state)
-        self.cur: Exchange | None = None
-        self.url_parts: list[bytes] = []
+        # per-request (framing state)
+        self.buf = b""  # an incomplete request head
+        self.cur: Exchange | None = None  # the exchange whose body is arriving
+        self.body_left = 0
+        self.chunks: ChunkedReader | None = None
 
     # -- transport callbacks ----------------------------------------------------------------------------------
 
@@ -162,13 +189,13 @@ class HttpClientProtocol(asyncio.Protocol):
         self.local_port = sock[1] if len(sock) > 1 else 0
         vs = self.vs
         vs.connection_opened()
-        if vs.max_conn_reached():
+        if vs.max_conn_reached() or self.engine.connections_full():
             vs.stats.connection_failures += 1
             transport.abort()
             return
         self.throttle = vs.throttle()
         transport.set_write_buffer_limits(high=vs.cfg.max_server_buffer * 4)
-        self._set_idle_timer(vs.cfg.connect_timeout or vs.cfg.timeout)
+        self._set_idle_timer(vs.cfg.connect_timeout or vs.cfg.timeout, head=True)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -187,24 +214,97 @@ class HttpClientProtocol(asyncio.Protocol):
         if self.tunnel is not None:
             self.tunnel.write(data)
             return
-        if self.idle_timer is not None:
+        if self.idle_timer is not None and not self.timer_for_head:
             self._cancel_idle_timer()
-        ex = self.exchanges[-1] if self.exchanges else None
-        if ex is not None and ex.upgrade and ex.complete:
-            ex.upgrade_tail += data  # bytes after an Upgrade request wait for the node's 101
-            return
         try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as e:
-            up = self.exchanges[-1] if self.exchanges else None
-            if up is not None:
-                up.upgrade_tail += data[e.args[0]:]
-        except httptools.HttpParserError as e:
-            if e.__context__ is not None and not isinstance(e.__context__, httptools.HttpParserError):
-                self.engine.events.internal_error("client request", e.__context__)
-            self._bad_request(str(e))
+            self._consume(data)
+        except HttpError as e:
+            self._bad_request(e.status, str(e))
             return
         self._flush()
+
+    def _consume(self, data: bytes) -> None:
+        """Frame ``data``: request heads (validated whole before anything is sent on) and bodies."""
+        pos, n = 0, len(data)
+        while pos < n and not self.closed:
+            ex = self.cur
+            if ex is not None:  # a body
+                if self.chunks is not None:
+                    out: list = []
+                    pos = self.chunks.feed(data, pos, out)
+                    for piece in out:
+                        ex.req_bytes += len(piece)
+                        self._request_bytes(ex, piece)
+                    if self.chunks.done:
+                        self.chunks = None
+                        self._message_complete(ex)
+                else:
+                    take = min(self.body_left, n - pos)
+                    piece = data if take == n else data[pos : pos + take]
+                    pos += take
+                    self.body_left -= take
+                    ex.req_bytes += take
+                    self._request_bytes(ex, piece)
+                    if not self.body_left:
+                        self._message_complete(ex)
+                continue
+            last = self.exchanges[-1] if self.exchanges else None
+            if last is not None and last.upgrade and last.complete:
+                last.upgrade_tail += data[pos:]  # bytes after an Upgrade request wait for the node's 101
+                return
+            buf = self.buf + data[pos:] if self.buf else (data[pos:] if pos else data)
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf.lstrip(b"\r\n") if buf[:1] in (b"\r", b"\n") else buf
+                err = head_too_big(self.buf, self.limits)
+                if err is not None:
+                    raise err
+                if self.buf and not self.timer_for_head:
+                    self._cancel_idle_timer()
+                    self._set_idle_timer(self.vs.cfg.connect_timeout or self.vs.cfg.timeout, head=True)
+                return
+            self.buf = b""
+            head = buf[: end + 4]
+            if head[:2] == b"\r\n":  # empty lines before a request line are ignored (RFC 9112 2.2)
+                head = head.lstrip(b"\r\n")
+                if not head or head[:1] == b"\n" or b"\r\n" not in head:
+                    raise HttpError(400, "malformed request line")
+            data, pos, n = buf, end + 4, len(buf)
+            if self.timer_for_head:
+                self._cancel_idle_timer()
+            self._new_exchange(parse_request(head, self.limits))
+
+    def _new_exchange(self, r: RequestHead) -> None:
+        ex = Exchange(self)
+        ex.head = r
+        ex.method = r.method
+        ex.url = r.target
+        ex.version = r.version
+        ex.keep_alive = r.keep_alive
+        ex.upgrade = bool(r.upgrade)
+        ex.chunked = r.chunked
+        ex.content_length = -1 if r.chunked else r.content_length
+        ex.expect_continue = r.expect_continue
+        if r.chunked:
+            self.cur = ex
+            self.chunks = ChunkedReader(self.limits.max_chunk_header_length)
+        elif r.content_length:
+            self.cur = ex
+            self.body_left = r.content_length
+        else:
+            ex.complete = True
+        self.vs.stats.total_requests += 1
+        self.exchanges.append(ex)
+        if len(self.exchanges) == 1:
+            self._start(ex)
+        elif len(self.exchanges) > MAX_PIPELINE:
+            self.pause(PAUSE_PIPELINE)
+
+    def _message_complete(self, ex: Exchange) -> None:
+        self.cur = None
+        ex.complete = True
+        if ex.conn is not None and self.exchanges and ex is self.exchanges[0]:
+            self._request_sent(ex)
 
     def eof_received(self):
         if self.tunnel is not None:
@@ -266,7 +366,8 @@ class HttpClientProtocol(asyncio.Protocol):
             if ex is not None and ex.conn is not None and ex.conn.transport is not None:
                 ex.conn.transport.writelines(buf)
 
-    def _set_idle_timer(self, seconds: int) -> None:
+    def _set_idle_timer(self, seconds: int, head: bool = False) -> None:
+        self.timer_for_head = head
         if seconds:
             self.idle_timer = self.loop.call_later(seconds, self._idle_timeout)
 
@@ -276,61 +377,17 @@ class HttpClientProtocol(asyncio.Protocol):
             self.idle_timer = None
 
     def _idle_timeout(self) -> None:
+        """No complete request head in time: a slow client holds nothing for long (408 when a head had begun)."""
         self.idle_timer = None
-        if not self.exchanges and self.cur is None and self.transport is not None:
+        if self.exchanges or self.cur is not None or self.transport is None or self.closed:
+            return
+        if self.buf:
+            self.vs.stats.connect_timed_out += 1
+            self.transport.write(error_response(408, "The request head did not arrive in time"))
+        else:
             self.vs.stats.keepalive_timed_out += 1
-            self.transport.close()
-
-    # -- parser callbacks -----------------------------------------------------------------------------------
-
-    def on_message_begin(self):
-        self.cur = Exchange(self)
-        self.url_parts = []
-
-    def on_url(self, url):
-        self.url_parts.append(url)
-
-    def on_header(self, name, value):
-        self.cur.headers.append((name, value))
-
-    def on_headers_complete(self):
-        ex = self.cur
-        p = self.parser
-        ex.method = p.get_method()
-        ex.url = b"".join(self.url_parts)
-        ex.version = p.get_http_version()
-        ex.keep_alive = p.should_keep_alive()
-        ex.upgrade = p.should_upgrade()
-        for name, value in ex.headers:
-            ln = name.lower()
-            if ln == b"transfer-encoding":
-                ex.chunked = b"chunked" in value.lower()
-            elif ln == b"content-length":
-                ex.content_length = int(value)
-            elif ln == b"expect":
-                ex.expect_continue = value.strip().lower() == b"100-continue"
-        self.vs.stats.total_requests += 1
-        self.exchanges.append(ex)
-        if len(self.exchanges) == 1:
-            self._start(ex)
-        elif len(self.exchanges) > MAX_PIPELINE:
-            self.pause(PAUSE_PIPELINE)
-
-    def on_body(self, body):
-        ex = self.cur
-        ex.req_bytes += len(body)
-        if ex.chunked:
-            body = b"%x\r\n%b\r\n" % (len(body), body)
-        self._request_bytes(ex, body)
-
-    def on_message_complete(self):
-        ex = self.cur
-        self.cur = None
-        ex.complete = True
-        if ex.chunked:
-            self._request_bytes(ex, b"0\r\n\r\n")
-        if ex.conn is not None and self.exchanges and ex is self.exchanges[0]:
-            self._request_sent(ex)
+        self.closed = True
+        self.transport.close()
 
     def _request_bytes(self, ex: Exchange, data: bytes) -> None:
         active = self.exchanges and ex is self.exchanges[0]
@@ -541,6 +598,57 @@ class HttpClientProtocol(asyncio.Protocol):
         self._flush()
 
     def _request_head(self, ex: Exchange) -> bytes:
+        """The head sent to the node: the client's raw header block with only the lines proxying touches cut
+        (hop-by-hop, X-Forwarded-*, Expect) and the engine's own lines added; rebuilt only after a rule changed it."""
+        r = ex.head
+        if r is None or ex.headers_changed or not r.tokens <= KEEP_TOKENS:
+            return self._request_head_rebuilt(ex)
+        vs = ex.vs.cfg
+        block = r.block
+        parts = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
+        xff = None
+        last = 0
+        fields = r.fields
+        absolute = fields[-1][3] if fields and fields[-1][0] < 0 else None  # an absolute-form target's authority
+        for start, end, name, value in fields:
+            if start < 0:
+                continue
+            if name in NO_CUT and (absolute is None or name != b"host"):
+                continue
+            if name == b"x-forwarded-for":
+                if not vs.add_x_forwarded_for:
+                    continue
+                xff = value if xff is None else xff + b", " + value
+            elif name == b"x-forwarded-proto" or name == b"x-forwarded-port":
+                if not vs.strip_x_forwarded_proto:
+                    continue
+            elif name == b"x-cluster-client-ip" and not vs.add_cluster_ip:
+                continue
+            if start > last:
+                parts.append(block[last:start])
+            last = end
+        parts.append(block[last:-2] if last else block[:-2])
+        if absolute is not None:
+            parts += (b"Host: ", absolute, b"\r\n")
+        ip = self.client_ip.encode()
+        if vs.add_x_forwarded_for:
+            parts += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
+        if vs.add_cluster_ip:
+            parts += (b"X-Cluster-Client-Ip: ", ip, b"\r\n")
+        if vs.add_x_forwarded_proto:
+            parts += (b"X-Forwarded-Proto: ", b"https" if self.tls else b"http", b"\r\nX-Forwarded-Port: ",
+                      str(self.local_port).encode(), b"\r\n")
+        if ex.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        if ex.upgrade:
+            parts += (b"Connection: Upgrade\r\nUpgrade: ", r.upgrade, b"\r\n\r\n")
+        elif not self._node_keepalive(ex):
+            parts.append(b"Connection: close\r\n\r\n")
+        else:
+            parts.append(b"\r\n")
+        return b"".join(parts)
+
+    def _request_head_rebuilt(self, ex: Exchange) -> bytes:
         vs = ex.vs.cfg
         drop = connection_tokens(ex.headers)
         drop.discard(b"close")
@@ -550,7 +658,7 @@ class HttpClientProtocol(asyncio.Protocol):
         lines = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
         for name, value in ex.headers:
             ln = name.lower()
-            if ln in HOP_BY_HOP or ln in drop or ln == b"expect":
+            if ln in HOP_BY_HOP or ln in drop or ln == b"expect" or (ln == b"content-length" and ex.chunked):
                 continue
             if ln == b"x-forwarded-for" and vs.add_x_forwarded_for:
                 xff = value if xff is None else xff + b", " + value
@@ -627,12 +735,24 @@ class HttpClientProtocol(asyncio.Protocol):
             node.current_requests -= 1
             ex.pool.release(node)
 
-    def _bad_request(self, why: str) -> None:
+    def _bad_request(self, status: int, why: str) -> None:
+        """A malformed request: answered at once and the connection closed; no byte of it went to a node.
+
+        Requests before it on the connection are abandoned too: their responses could not be told apart from
+        whatever the client meant by the bad one."""
         self.vs.stats.connection_errors += 1
+        self.buf = b""
         if self.exchanges and self.exchanges[0].response_started:
+            self._flush()
             self.transport.close()
+            self.closed = True
             return
-        self.wbuf.append(error_response(400, "Bad request: " + why))
+        for ex in self.exchanges:
+            ex.dead = True
+            self._drop_node(ex, reusable=False)
+        self.exchanges.clear()
+        self.cur = None
+        self.wbuf.append(error_response(status, REASONS.get(status, b"Bad Request").decode() + ": " + why))
         self._flush()
         self.transport.close()
         self.closed = True
@@ -669,55 +789,74 @@ class HttpClientProtocol(asyncio.Protocol):
         return ex.keep_alive and ex.vs.cfg.keepalive and not ex.close_after and not self.listener.retired
 
     def response_head(self, ex: Exchange, conn: HttpNodeProtocol) -> None:
+        """Send the node's response head on: its raw block with the hop-by-hop lines cut, unless a rule or
+        session persistence needs the header list."""
         if ex.reply_timer is not None:
             ex.reply_timer.cancel()
             ex.reply_timer = None
-        status = conn.status
-        ex.status = status
+        r = conn.resp
+        ex.status = r.status
         ex.response_started = True
-        headers = conn.headers
-        node_framed = False
-        chunked_in = False
-        for name, value in headers:
-            ln = name.lower()
-            if ln == b"content-length":
-                node_framed = True
-            elif ln == b"transfer-encoding":
-                chunked_in = b"chunked" in value.lower()
+        headers = None
+        if ex.vs.response_rules or ex.persist is not None or not r.tokens <= KEEP_TOKENS:
+            headers = conn.headers
+            if ex.vs.response_rules:
+                headers = run_response_rules(self, ex, conn, headers)
+                if headers is None:
+                    return
+            if ex.persist is not None and ex.node is not None:
+                self._persistence_on_response(ex, headers)
+        status = conn.status
         no_body = ex.method == b"HEAD" or status in (204, 304) or 100 <= status < 200
-        if ex.vs.response_rules:
-            headers = run_response_rules(self, ex, conn, headers)
-            if headers is None:
-                return
-        if ex.persist is not None and ex.node is not None:
-            self._persistence_on_response(ex, headers)
         upgrade = status == 101 and ex.upgrade
         keep = self._client_keepalive(ex) and ex.complete and not upgrade
-        if not no_body and not node_framed and not chunked_in:
+        if not no_body and r.until_close:
             ex.resp_until_close = True  # the node frames the body by closing its connection
             if ex.version != "1.1":
                 keep = False
-        ex.resp_chunked_out = not no_body and (chunked_in or (ex.resp_until_close and keep))
-        drop = connection_tokens(headers)
+        if r.chunked and not no_body:
+            if ex.version == "1.1":
+                ex.resp_chunked_in = True
+            else:  # an HTTP/1.0 client knows no chunks: the data alone, and the end of the body is a close
+                conn.chunks.decode = True
+                keep = False
+        ex.resp_chunked_out = not no_body and ex.resp_until_close and keep
         reason = conn.reason or REASONS.get(status, b"OK")
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
-        for name, value in headers:
-            ln = name.lower()
-            if ln in HOP_BY_HOP or ln in drop:
-                if upgrade and ln in (b"upgrade", b"connection"):
-                    lines += (name, b": ", value, b"\r\n")
-                continue
-            lines += (name, b": ", value, b"\r\n")
-        if ex.resp_chunked_out:
-            lines.append(b"Transfer-Encoding: chunked\r\n")
+        line = STATUS_LINES.get((status, reason))
+        if line is None:
+            line = STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
+            if len(STATUS_LINES) > 256:
+                STATUS_LINES.clear()
+        parts = [line]
+        if headers is None:
+            block = r.block
+            last = 0
+            for start, end, name, _ in r.fields:
+                if name == b"content-length" or (upgrade and (name == b"upgrade" or name == b"connection")):
+                    continue
+                if start > last:
+                    parts.append(block[last:start])
+                last = end
+            parts.append(block[last:-2] if last else block[:-2])
+        else:
+            drop = connection_tokens(headers)
+            for name, value in headers:
+                ln = name.lower()
+                if (ln in HOP_BY_HOP or ln in drop) and not (upgrade and ln in (b"upgrade", b"connection")):
+                    continue
+                if ln == b"content-length" and r.chunked:
+                    continue
+                parts += (name, b": ", value, b"\r\n")
+        if ex.resp_chunked_out or ex.resp_chunked_in:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
         if not upgrade:
             if not keep:
                 ex.close_after = True
-                lines.append(b"Connection: close\r\n")
+                parts.append(b"Connection: close\r\n")
             elif ex.version == "1.0":
-                lines.append(b"Connection: keep-alive\r\n")
-        lines.append(b"\r\n")
-        head = b"".join(lines)
+                parts.append(b"Connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        head = b"".join(parts)
         ex.resp_bytes += len(head)
         self.wbuf.append(head)
 
@@ -826,7 +965,6 @@ class HttpNodeProtocol(asyncio.Protocol):
         self.node = node
         # per-connection
         self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
         self.paused = 0
         self.idle_timer = None
         self.tunnel: HttpClientProtocol | None = None
@@ -834,10 +972,22 @@ class HttpNodeProtocol(asyncio.Protocol):
         # per-exchange
         self.exchange: Exchange | None = None
         self.client: HttpClientProtocol | None = None
+        self.buf = b""  # an incomplete response head
+        self.resp = None  # the current response's validated head (http1.ResponseHead) once it arrived
         self.status = 0
         self.reason = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.interim = False
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self.body_left = 0
+        self.chunks: ChunkedReader | None = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The response's header fields, parsed from the raw head only when a rule or persistence asks."""
+        if self._headers is None:
+            block = self.resp.block if self.resp is not None else b"\r\n"
+            self._headers = [(n, v.strip(b" \t")) for n, _, v in (line.partition(b":") for line in
+                                                                  block[:-2].split(b"\r\n")[:-1])]
+        return self._headers
 
     # -- transport callbacks ----------------------------------------------------------------------------------
 
@@ -874,24 +1024,72 @@ class HttpNodeProtocol(asyncio.Protocol):
             self.close()
             return
         try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as e:
-            ex = self.exchange
-            if ex is not None and self.status == 101 and ex.upgrade:
-                client.upgraded(ex, self, data[e.args[0]:])
-            else:
-                self._bad_response(client, "unexpected upgrade")
-        except httptools.HttpParserError as e:
-            if isinstance(e.__context__, _NoBody):  # the head of a response to HEAD: done, no body follows
-                self.parser = httptools.HttpResponseParser(self)
-                ex = self.exchange
-                if ex is not None:
-                    client.response_complete(ex, self.head_keepalive)
-            else:
-                if e.__context__ is not None and not isinstance(e.__context__, httptools.HttpParserError):
-                    self.engine.events.internal_error("node response", e.__context__)
-                self._bad_response(client, str(e))
+            self._consume(data)
+        except HttpError as e:
+            self._bad_response(client, str(e))
         client._flush()
+
+    def _consume(self, data: bytes) -> None:
+        pos, n = 0, len(data)
+        while pos < n:
+            ex = self.exchange
+            client = self.client  # the client protocol, or a rule's stand-in reading the body whole
+            if ex is None or client is None:
+                self.close()  # bytes after the end of the response: nothing can be trusted on this connection
+                return
+            if self.resp is None:
+                buf = self.buf + data[pos:] if self.buf else (data[pos:] if pos else data)
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > MAX_RESPONSE_HEAD:
+                        raise HttpError(502, "response head too large")
+                    self.buf = buf
+                    return
+                self.buf = b""
+                r = parse_response(buf[: end + 4], ex.method)
+                data, pos, n = buf, end + 4, len(buf)
+                if r.status < 200 and r.status != 101:
+                    continue  # 100 Continue and friends: the engine answered Expect itself
+                self.resp, self.status, self.reason, self._headers = r, r.status, r.reason, None
+                if r.status == 101 and not ex.upgrade:
+                    raise HttpError(502, "unexpected upgrade")
+                if r.chunked:
+                    self.chunks = ChunkedReader(4096, 502)
+                else:
+                    self.body_left = r.content_length
+                client.response_head(ex, self)
+                if self.exchange is not ex:
+                    return  # a rule replaced the response or retried the request
+                if self.chunks is not None and not isinstance(self.client, HttpClientProtocol):
+                    self.chunks.decode = True  # a rule reads the body whole: it wants the data, not the framing
+                if r.status == 101:
+                    client.upgraded(ex, self, data[pos:])
+                    return
+                if not (r.chunked or r.content_length or r.until_close):
+                    self._complete(client, ex, r.keep_alive and pos == n)
+                continue
+            if self.chunks is not None:
+                out: list = []
+                pos = self.chunks.feed(data, pos, out)
+                for piece in out:
+                    client.response_body(ex, piece)
+                if self.chunks.done:
+                    self._complete(client, ex, self.resp.keep_alive and pos == n)
+            elif self.body_left:
+                take = min(self.body_left, n - pos)
+                client.response_body(ex, data if take == n else data[pos : pos + take])
+                pos += take
+                self.body_left -= take
+                if not self.body_left:
+                    self._complete(client, ex, self.resp.keep_alive and pos == n)
+            else:  # the body ends when the node closes
+                client.response_body(ex, data[pos:] if pos else data)
+                return
+
+    def _complete(self, client: HttpClientProtocol, ex: Exchange, keepalive: bool) -> None:
+        self.resp = None
+        self.chunks = None
+        client.response_complete(ex, keepalive)
 
     def eof_received(self):
         if self.tunnel is not None:
@@ -942,11 +1140,12 @@ class HttpNodeProtocol(asyncio.Protocol):
             self.idle_timer = None
 
     def to_idle(self, max_idle: int) -> None:
-        if self.transport is None or self.transport.is_closing() or len(self.node.idle) >= max_idle:
+        if (self.transport is None or self.transport.is_closing() or len(self.node.idle) >= max_idle
+                or self.resp is not None or self.buf):  # fmt: skip
             self.close()
             return
         self.status = 0
-        self.headers = []
+        self._headers = None
         if self.paused:
             self.paused = 0
             self.transport.resume_reading()
@@ -954,55 +1153,22 @@ class HttpNodeProtocol(asyncio.Protocol):
         self.idle_timer = self.loop.call_later(self.engine.node_idle_timeout, self.close)
 
     def _bad_response(self, client: HttpClientProtocol, why: str) -> None:
+        """A malformed or ambiguous response: the client gets a 502 (or a cut connection if the response had
+        begun), and this connection is never reused."""
         ex = self.exchange
         self.close()
+        self.resp = None
+        self.chunks = None
         if ex is not None:
             self.engine.events.log("warn", f"pools/{ex.pool.name}", f"node {self.node.address}: bad response: {why}")
-            ex.node.errors += 1
+            if ex.node is not None:
+                ex.node.errors += 1
             if ex.response_started:
                 client._drop_node(ex, reusable=False)
-                client.transport.close()
+                client._flush()
+                if client.transport is not None:
+                    client.transport.close()
+                client.closed = True
             else:
                 ex.sent = None  # the node did something with the request: do not send it again
                 client._node_failed(ex, 502)
-
-    # -- parser callbacks -----------------------------------------------------------------------------------
-
-    def on_message_begin(self):
-        self.headers = []
-        self.reason = b""
-
-    def on_status(self, reason):
-        self.reason += reason
-
-    def on_header(self, name, value):
-        self.headers.append((name, value))
-
-    def on_headers_complete(self):
-        status = self.parser.get_status_code()
-        self.status = status
-        ex = self.exchange
-        if ex is None:
-            return
-        self.interim = 100 <= status < 200 and status != 101
-        if self.interim:
-            return  # 100 Continue and friends: the engine answered Expect itself
-        self.client.response_head(ex, self)
-        if ex.method == b"HEAD":
-            self.head_keepalive = self.parser.should_keep_alive()
-            raise _NoBody()
-
-    def on_body(self, body):
-        ex = self.exchange
-        if ex is not None:
-            self.client.response_body(ex, body)
-
-    def on_message_complete(self):
-        if self.interim:
-            self.interim = False
-            return
-        ex = self.exchange
-        if ex is not None and self.status != 101:
-            self.client.response_complete(ex, self.parser.should_keep_alive())
-
-    head_keepalive = False

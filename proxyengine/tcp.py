@@ -86,7 +86,7 @@ class TcpClientProtocol(_Side):
         self.client_ip, self.client_port = peer[0], peer[1]
         vs = self.vs
         vs.connection_opened()
-        if vs.max_conn_reached():
+        if vs.max_conn_reached() or vs.engine.connections_full():
             vs.stats.connection_failures += 1
             transport.abort()
             return

@@ -1,0 +1,375 @@
+"""Strict HTTP/1.1 message framing (RFC 9110 / 9112): request and response heads, and chunked bodies.
+
+One pass over the raw head with a few compiled regular expressions (C, not per-header Python callbacks):
+the head is validated as a whole, only the fields that matter to framing and proxying are picked out,
+and the head sent on is the raw block with just those lines rewritten. Anything doubtful is refused
+before a byte of it reaches a node (request smuggling lives in the gaps between lenient parsers).
+httptools is not used for requests: it cannot say where one pipelined message ends (its callbacks
+cannot stop it), and it lets HTTP/0.9, a missing Host and other faults through.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# the request line: method SP request-target SP HTTP-version (no fragments, visible ASCII only)
+REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x22\x24-\x7e]+) HTTP/([0-9])\.([0-9])")
+STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?")
+# every header line a token, a colon, and a value of VCHAR / obs-text / SP / HTAB (used for trailer lines)
+FIELDS = re.compile(rb"(?:" + TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
+# a header line starts with a token and a colon: one that does not (obs-fold, a first line starting with
+# whitespace, whitespace before the colon, no colon) is counted out by comparing matches with lines
+LINE_START = re.compile(rb"\n" + TOKEN + rb":")
+TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t"  # what a field line may hold besides CRLF
+# the fields framing and proxying care about (found with bytes.find on the lower-cased block, not a regex
+# over every position); everything else passes through untouched
+REQUEST_NAMES = tuple(b"\n" + n + b":" for n in (b"host", b"content-length", b"transfer-encoding", b"connection",
+                      b"upgrade", b"expect", b"te", b"trailer", b"keep-alive", b"proxy-connection"))  # fmt: skip
+X_NAMES = tuple(b"\n" + n + b":" for n in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-port",
+                                           b"x-cluster-client-ip"))  # fmt: skip
+RESPONSE_NAMES = tuple(b"\n" + n + b":" for n in (b"content-length", b"transfer-encoding", b"connection",
+                       b"upgrade", b"te", b"trailer", b"keep-alive", b"proxy-connection"))  # fmt: skip
+HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
+ABSOLUTE = re.compile(rb"(?i:https?)://([^/?#@]+)([^#]*)")
+CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*" + TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN +
+                        rb'|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*)[ \t]*')  # fmt: skip
+HOP_BY_HOP = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
+                        b"upgrade"))  # fmt: skip
+MAX_64 = (1 << 63) - 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request size limits: a long request line is a 414, anything else too big a 431."""
+
+    max_url_length: int = 8192
+    max_header_length: int = 8192
+    max_request_length: int = 65536
+    max_header_count: int = 100
+    max_chunk_header_length: int = 4096
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class HttpError(Exception):
+    """A message that must be refused: ``status`` for the client (400, 413, 414, 431, 501, 505)."""
+
+    def __init__(self, status: int, why: str):
+        super().__init__(why)
+        self.status = status
+
+
+def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
+    """A head still incomplete in ``buf``: is it already over a limit?"""
+    eol = buf.find(b"\r\n")
+    if eol < 0:
+        return HttpError(414, "request line too long") if len(buf) > limits.max_url_length + 64 else None
+    if len(buf) > limits.max_request_length:
+        return HttpError(431, "request header too large")
+    last = buf.rfind(b"\r\n")
+    if len(buf) - last > limits.max_header_length + 2:
+        return HttpError(431, "header line too long")
+    return None
+
+
+class RequestHead:
+    """A validated request head: what framing and routing need, the rest kept as raw bytes."""
+
+    __slots__ = ("method", "target", "version", "block", "fields", "host", "content_length", "chunked",
+                 "keep_alive", "upgrade", "expect_continue", "tokens")  # fmt: skip
+
+    def __init__(self):
+        self.fields: list[tuple[int, int, bytes, bytes]] = []  # (start, end, lower name, value) of INTERESTING lines
+        self.host = b""
+        self.content_length = 0
+        self.chunked = False
+        self.upgrade = b""
+        self.expect_continue = False
+        self.tokens: set[bytes] = set()
+
+
+def scan_fields(block: bytes, names: tuple[bytes, ...], status: int) -> list[tuple[int, int, bytes, bytes]]:
+    """Validate a header block (field lines, then the empty line) and locate the fields named in ``names``:
+    (start, end, lower-case name, value) with offsets of the whole line in ``block``, in order."""
+    bb = b"\r\n" + block
+    # C-speed checks (a regex per position is several times slower here): only CRLF pairs besides text,
+    # and every line starting with a token and a colon
+    crlf = block.count(b"\r\n")
+    controls = block.translate(None, TEXT)
+    if len(controls) != 2 * crlf or controls.count(b"\r\n") != crlf or len(LINE_START.findall(bb)) != crlf - 1:
+        raise HttpError(status, "malformed header field")
+    lb = bb.lower()
+    fields = []
+    for name in names:
+        i = lb.find(name)
+        while i >= 0:
+            v = i + len(name)
+            e = lb.find(b"\r", v)
+            fields.append((i - 1, e, name[1:-1], bb[v:e].strip(b" \t")))
+            i = lb.find(name, e)
+    if len(fields) > 1:
+        fields.sort()
+    return fields
+
+
+def _content_length(values: list[bytes], status: int) -> int:
+    if len(values) > 1 and any(v != values[0] for v in values):
+        raise HttpError(status, "conflicting Content-Length")
+    if len(values) > 1 and status == 400:
+        raise HttpError(status, "duplicate Content-Length")
+    v = values[0]
+    if not v.isdigit() or len(v) > 19 or int(v) > MAX_64:  # bytes.isdigit: ASCII 0-9 only, no sign, no "_"
+        raise HttpError(status, "invalid Content-Length")
+    return int(v)
+
+
+def _transfer_coding(values: list[bytes], status: int) -> bool:
+    """True for a body framed as chunked; raises for anything else a request may not use."""
+    codings = [c.strip().lower() for v in values for c in v.split(b",")]
+    if codings == [b"chunked"]:
+        return True
+    if b"chunked" in codings[:-1]:
+        raise HttpError(400, "chunked is not the final transfer coding")
+    if any(not c for c in codings):
+        raise HttpError(400, "invalid Transfer-Encoding")
+    raise HttpError(status, "unsupported transfer coding")
+
+
+def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
+    """``head``: the bytes up to and including the CRLF CRLF that ends it (leading empty lines removed)."""
+    if len(head) > limits.max_request_length:
+        raise HttpError(431, "request header too large")
+    eol = head.find(b"\r\n")
+    line = head[:eol]
+    if eol > limits.max_url_length + 16:
+        raise HttpError(414, "request line too long")
+    m = REQUEST_LINE.fullmatch(line)
+    if m is None:
+        if b"#" in line and REQUEST_LINE.fullmatch(line.replace(b"#", b"/")):
+            raise HttpError(400, "fragment in the request target")
+        if re.fullmatch(rb"[A-Z]+ \S+ HTTP/[0-9]+\.[0-9]+", line) and not line.endswith((b"HTTP/1.1", b"HTTP/1.0")):
+            raise HttpError(505, "HTTP version not supported")
+        raise HttpError(400, "malformed request line")
+    r = RequestHead()
+    method, target, major, minor = m.groups()
+    if major != b"1":
+        raise HttpError(505, "HTTP version not supported")
+    r.method, r.version = method, "1.1" if minor != b"0" else "1.0"
+    if len(target) > limits.max_url_length:
+        raise HttpError(414, "request target too long")
+    block = head[eol + 2 :]
+    if block.count(b"\r\n") - 1 > limits.max_header_count:
+        raise HttpError(431, "too many header fields")
+    if limits.max_header_length and len(block) > limits.max_header_length and _longest_line(block) > \
+            limits.max_header_length:  # fmt: skip
+        raise HttpError(431, "header field too long")
+    r.block = block
+    fields = r.fields = scan_fields(block, REQUEST_NAMES + X_NAMES if b"\nx-" in block or b"\nX-" in block else
+                                    REQUEST_NAMES, 400)  # fmt: skip
+    hosts, lengths, codings = [], [], []
+    for _, _, name, value in fields:
+        if name == b"host":
+            hosts.append(value)
+        elif name == b"content-length":
+            lengths.append(value)
+        elif name == b"transfer-encoding":
+            codings.append(value)
+        elif name == b"connection":
+            r.tokens.update(t.strip().lower() for t in value.split(b","))
+        elif name == b"upgrade":
+            r.upgrade = value
+        elif name == b"expect":
+            if value.lower() != b"100-continue":
+                raise HttpError(417 if value else 400, "unsupported expectation")
+            r.expect_continue = True
+    # request target forms (RFC 9112 3.2): origin, absolute (its authority replaces Host), asterisk, authority
+    if target[0:1] != b"/":
+        am = ABSOLUTE.fullmatch(target)
+        if am is not None:
+            authority, path = am.groups()
+            if not HOST.fullmatch(authority):
+                raise HttpError(400, "invalid authority in the request target")
+            target = path or b"/"
+            if target[0:1] != b"/":
+                target = b"/" + target
+            hosts = hosts[:1] and [authority] or [authority]
+            r.fields = fields = [f for f in fields if f[2] != b"host"]
+            fields.append((-1, -1, b"host", authority))
+        elif target == b"*" and method == b"OPTIONS":
+            pass
+        elif method == b"CONNECT":
+            raise HttpError(501, "CONNECT is not supported")
+        else:
+            raise HttpError(400, "invalid request target")
+    elif method == b"CONNECT":
+        raise HttpError(501, "CONNECT is not supported")
+    r.target = target
+    if len(hosts) != 1:
+        if len(hosts) > 1:
+            raise HttpError(400, "duplicate Host")
+        if r.version == "1.1":
+            raise HttpError(400, "missing Host")
+    elif not HOST.fullmatch(hosts[0]) or not hosts[0]:
+        raise HttpError(400, "invalid Host")
+    else:
+        r.host = hosts[0]
+    if codings:
+        if lengths:
+            raise HttpError(400, "both Content-Length and Transfer-Encoding")
+        if r.version == "1.0":
+            raise HttpError(400, "Transfer-Encoding in an HTTP/1.0 request")
+        r.chunked = _transfer_coding(codings, 501)
+    elif lengths:
+        r.content_length = _content_length(lengths, 400)
+    tokens = r.tokens
+    r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
+    if r.upgrade and b"upgrade" not in tokens:
+        r.upgrade = b""  # an Upgrade the client did not list in Connection is ignored (RFC 9110 7.8)
+    return r
+
+
+def _longest_line(block: bytes) -> int:
+    return max(map(len, block.split(b"\r\n")))
+
+
+class ResponseHead:
+    """A node's response head, validated: framing decided, hop-by-hop lines located for removal."""
+
+    __slots__ = ("status", "reason", "version", "block", "fields", "content_length", "chunked", "until_close",
+                 "tokens", "keep_alive", "upgrade")  # fmt: skip
+
+
+def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
+    """Validate a node's response head; an HttpError (status 502) for anything malformed or ambiguous."""
+    eol = head.find(b"\r\n")
+    m = STATUS_LINE.fullmatch(head, 0, eol)
+    if m is None:
+        raise HttpError(502, "malformed status line")
+    block = head[eol + 2 :]
+    r = ResponseHead()
+    minor, status, reason = m.groups()
+    r.status = int(status)
+    r.reason = reason or b""
+    r.version = "1.1" if minor == b"1" else "1.0"
+    r.block = block
+    fields = scan_fields(block, RESPONSE_NAMES, 502)
+    lengths, codings, tokens = [], [], set()
+    for _, _, name, value in fields:
+        if name == b"content-length":
+            lengths.append(value)
+        elif name == b"transfer-encoding":
+            codings.append(value)
+        elif name == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    r.fields, r.tokens = fields, tokens
+    r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
+    r.upgrade = r.status == 101
+    r.content_length, r.chunked, r.until_close = 0, False, False
+    if codings and lengths:
+        raise HttpError(502, "both Content-Length and Transfer-Encoding")
+    status = r.status
+    if request_method == b"HEAD" or status in (204, 304) or status < 200:
+        return r
+    if codings:
+        codes = [c.strip().lower() for v in codings for c in v.split(b",")]
+        if codes[-1] == b"chunked" and b"chunked" not in codes[:-1]:
+            if len(codes) > 1:
+                raise HttpError(502, "transfer codings other than chunked")
+            r.chunked = True
+        else:
+            r.until_close = True  # RFC 9112 6.3: not chunked last: the body ends when the node closes
+            r.keep_alive = False
+    elif lengths:
+        r.content_length = _content_length(lengths, 502)
+    else:
+        r.until_close = True
+        r.keep_alive = False
+    return r
+
+
+class ChunkedReader:
+    """Validates a chunked body as it streams, and says which bytes of each read belong to it.
+
+    Bytes are passed on verbatim (chunk extensions and trailer fields too) once the line they are in has
+    been checked, or, with ``decode``, only the chunk data. A framing error raises HttpError.
+    """
+
+    __slots__ = ("state", "left", "line", "done", "decode", "error_status", "max_line", "trailer_size")
+
+    SIZE, DATA, DATA_CRLF, TRAILER = range(4)
+
+    def __init__(self, max_line: int = 4096, error_status: int = 400, decode: bool = False):
+        self.state = self.SIZE
+        self.left = 0
+        self.line = b""  # an incomplete size or trailer line
+        self.done = False
+        self.decode = decode
+        self.error_status = error_status
+        self.max_line = max_line
+        self.trailer_size = 0
+
+    def feed(self, data, pos: int, out: list) -> int:
+        """Consume ``data[pos:]``, append what to pass on to ``out``; returns the position after the body (or len)."""
+        n = len(data)
+        mv = memoryview(data)
+        keep_framing = not self.decode
+        while pos < n and not self.done:
+            state = self.state
+            if state == self.DATA:
+                take = min(self.left, n - pos)
+                out.append(mv[pos : pos + take])
+                pos += take
+                self.left -= take
+                if not self.left:
+                    self.state = self.DATA_CRLF
+                    self.line = b""
+                continue
+            if state == self.DATA_CRLF:
+                got = bytes(mv[pos : pos + 2 - len(self.line)])
+                self.line += got
+                pos += len(got)
+                if len(self.line) == 2:
+                    if self.line != b"\r\n":
+                        raise HttpError(self.error_status, "chunk data not followed by CRLF")
+                    if keep_framing:
+                        out.append(b"\r\n")
+                    self.state, self.line = self.SIZE, b""
+                continue
+            # a line: a chunk size (with extensions) or a trailer field; passed on only once it is whole and valid
+            eol = data.find(b"\n", pos)
+            if eol < 0:
+                self.line += bytes(mv[pos:])
+                if len(self.line) > self.max_line:
+                    raise HttpError(self.error_status, "chunk header line too long")
+                return n
+            raw = self.line + bytes(mv[pos : eol + 1])
+            self.line = b""
+            pos = eol + 1
+            if len(raw) > self.max_line + 2 or raw[-2:-1] != b"\r":
+                raise HttpError(self.error_status, "bad chunk line")
+            line = raw[:-2]
+            if state == self.SIZE:
+                m = CHUNK_SIZE.fullmatch(line)
+                if m is None:
+                    raise HttpError(self.error_status, "invalid chunk size")
+                size = int(m.group(1), 16)
+                if size > MAX_64:
+                    raise HttpError(self.error_status, "chunk size too large")
+                if size:
+                    self.state, self.left = self.DATA, size
+                else:
+                    self.state = self.TRAILER
+            elif not line:
+                self.done = True
+            elif not FIELDS.fullmatch(raw):
+                raise HttpError(self.error_status, "malformed trailer field")
+            else:
+                self.trailer_size += len(raw)
+                if self.trailer_size > 65536:
+                    raise HttpError(self.error_status, "trailer section too large")
+            if keep_framing:
+                out.append(raw)
+        return pos
