@@ -108,6 +108,9 @@ EXTRA_RULES = {
         http.setResponseHeader("X-Set-Early", "yes");
         if (http.getPath() == "/tea") { http.sendResponse("418 I'm a teapot", "text/plain", "tea", ""); }
     """,
+    "impatient-reports": """
+        if (string.startsWith(http.getPath(), "/slow")) { request.setMaxReplyTime(0.3); }
+    """,
     "upstream-timing-header": """
         http.setResponseHeader("X-Node", connection.getNode());
         http.setResponseHeader("X-Pool", connection.getPool());
@@ -261,6 +264,7 @@ VIRTUAL_SERVERS = {
     "late-response": ([], ["late-response"], "web"),
     "user-persistence": (["user-persistence"], [], "web"),
     "pending-header": (["pending-header-then-respond"], [], "web"),
+    "max-reply-time": (["impatient-reports"], [], "slowpoke"),
 }
 
 
@@ -276,7 +280,7 @@ def engine(tmp_path_factory):
 
 def _run_engine(tmp, backends):
     n = backends.nodes
-    for name in ("w1", "w2", "images", "api", "beta", "staff", "fallback", "night", "tenant-acme"):
+    for name in ("w1", "w2", "images", "api", "beta", "staff", "fallback", "night", "tenant-acme", "slowpoke"):
         backends.add(name)
     backends.add("chatty", extra_headers=[("Server", "Apache/2.4"), ("X-Powered-By", "PHP/5")])
     backends.add("broken", status=500)
@@ -294,6 +298,7 @@ def _run_engine(tmp, backends):
             "chatty",
             "broken",
             "notfound",
+            "slowpoke",
         )
     }
     pools["web"] = pool([n["w1"].address, n["w2"].address])
@@ -789,3 +794,19 @@ def test_head_request_through_a_status_rewrite(engine):
     r = fetch(engine.ports["status-rewrite"], "/gone", method="HEAD")
     assert r.status == 200 and r.headers["x-was"] == "404" and r.body == b""
     assert fetch(engine.ports["status-rewrite"], "/gone").body == b"notfound"  # the connection pool is sound
+
+
+def test_max_reply_time_set_by_a_rule(engine):
+    t0 = time.monotonic()
+    r = fetch(engine.ports["max-reply-time"], "/slow?t=1.5")
+    assert r.status == 504 and time.monotonic() - t0 < 1.2
+
+
+def test_rule_statistics_count_what_rules_did(engine):
+    fetch(engine.ports["deny-methods"], "/stats", method="PUT", body=b"x")
+    dropped(engine.ports["block-loopback"], "/stats")
+    fetch(engine.ports["host-routing"], headers={"Host": "api.example.com"})
+    assert engine.rule_stats("deny-methods")["responds"] >= 1
+    assert engine.rule_stats("block-ip-range")["executions"] >= 1
+    assert engine.rule_stats("block-loopback")["discards"] >= 1
+    assert engine.rule_stats("host-routing")["pool_select"] >= 1
