@@ -258,8 +258,11 @@ def activity_connections(request):
 
 def _connections_context(filters: dict) -> dict:
     connections = engine_recent_connections(limit=500)
-    rows = connections_filter(connections or [], **filters)
-    return {"engine_running": connections is not None, "connections": rows[:200], "total": len(connections or [])}
+    rows = connections_filter(connections or [], **filters)[:200]
+    for row in rows:
+        stamp = row.get("time") or 0
+        row["time_text"] = time.strftime("%H:%M:%S", time.localtime(stamp)) + f".{int(stamp * 1000) % 1000:03d}"
+    return {"engine_running": connections is not None, "connections": rows, "total": len(connections or [])}
 
 
 def activity_connections_rows(request):
