@@ -61,6 +61,8 @@ TM_NAME = _setting("VTM_NAME", os.uname().nodename)
 ADMIN_PORT = _setting("VTM_ADMIN_PORT", 9090)
 REST_PORT = _setting("VTM_REST_PORT", 9070)
 BIND_ADDRESS = _setting("VTM_BIND_ADDRESS", "0.0.0.0")
+RUN_USER = _setting("VTM_RUN_USER", "")
+RUN_GROUP = _setting("VTM_RUN_GROUP", "")
 RUN_DIR = ZEUSHOME / "run"
 LOG_DIR = ZEUSHOME / "log"
 ENGINE_CONFIG = ZEUSHOME / "zxtm" / "conf" / "engine.json"
@@ -75,7 +77,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "rest_framework",
-    "drf_spectacular",
     "vtmadmin",
     "pools",
     "virtualservers",
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "vtmadmin.middleware.CollapseSlashesMiddleware",
+    "vtmadmin.middleware.PortRoleMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,13 +174,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "vtmadmin.api.errors.exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "vtmadmin.api.negotiation.LenientContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Traffic Manager REST API",
-    "DESCRIPTION": "Configuration and status of the traffic manager, compatible with the vTM REST API 8.3.",
-    "VERSION": "8.3",
 }
 
 CELERY_BROKER_URL = os.environ.get("VTM_BROKER_URL", f"redis+socket://{RUN_DIR / 'redis.sock'}")

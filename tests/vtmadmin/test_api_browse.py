@@ -92,7 +92,26 @@ def test_information(api):
     assert info["tm_version"] and info["uuid"]
 
 
-def test_openapi_schema_is_served(api):
+def test_openapi_schema_is_served_as_json(api):
     r = api.get("/api/schema/")
     assert r.status_code == 200
     assert b"openapi" in r.content
+
+
+def test_openapi_describes_every_type_with_the_schema_ranges(api):
+    doc = api.get("/api/schema/").json()
+    assert doc["openapi"].startswith("3.")
+    pool = doc["components"]["schemas"]["pool"]["properties"]["properties"]["properties"]
+    algorithm = pool["load_balancing"]["properties"]["algorithm"]
+    assert "weighted_round_robin" in algorithm["enum"] and algorithm["default"] == "round_robin"
+    weight = pool["basic"]["properties"]["nodes_table"]["items"]["properties"]["weight"]
+    assert (weight["minimum"], weight["maximum"]) == (1, 100)
+    assert "/api/tm/8.3/config/active/virtual_servers/{name}" in doc["paths"]
+    assert "/api/tm/8.3/config/active/global_settings" in doc["paths"]
+
+
+def test_rest_api_and_admin_ui_answer_on_their_own_ports(api, settings):
+    r = api.get("/api/tm/", SERVER_PORT=str(settings.ADMIN_PORT))
+    assert r.status_code == 404 and "9070" in r.json()["error_text"].replace(str(settings.REST_PORT), "9070")
+    assert api.get("/api/tm/", SERVER_PORT=str(settings.REST_PORT)).status_code == 200
+    assert api.get("/login/", SERVER_PORT=str(settings.REST_PORT)).status_code == 404

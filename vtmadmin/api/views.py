@@ -196,3 +196,12 @@ class ConfigDocument(VTMView):
 class ActiveTypes(VTMView):
     def get(self, request, version):
         return Response(_type_children(version, ""))
+
+
+class OpenAPISchema(VTMView):
+    """`/api/schema/`: the OpenAPI 3 description of this API, generated from the schema."""
+
+    def get(self, request):
+        from vtmadmin.api.openapi import openapi_document
+
+        return Response(openapi_document())
