@@ -83,6 +83,7 @@ class PoolForm(ConfigObjectForm):
     def clean(self):
         if not self.nodes.is_valid():
             self.add_error(None, "Correct the nodes table below.")
+            return self.cleaned_data
         return super().clean()
 
     def add_table_error(self, section, key, text):

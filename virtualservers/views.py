@@ -22,6 +22,19 @@ def certificate_details(name: str) -> dict:
     }}
 
 
+def virtual_server_state(name: str) -> dict:
+    """Whether the engine runs the virtual server, and why not."""
+    from vtmadmin.services.ui_status import engine_query
+
+    health = engine_query({"cmd": "health"})
+    if health is None:
+        return {"service_state": {"state": "unknown", "reason": "The traffic engine is not running."}}
+    vs = health.get("virtual_servers", {}).get(name)
+    if vs is None:
+        return {"service_state": {"state": "stopped", "reason": "The engine has not loaded it yet, or it is disabled."}}
+    return {"service_state": {"state": "running" if vs.get("running") else "stopped", "reason": vs.get("reason", "")}}
+
+
 def rule_context(name: str) -> dict:
     from virtualservers.forms import rule_problems
 
@@ -40,6 +53,7 @@ VIRTUAL_SERVERS = ObjectPage(
         Column("Enabled", lambda n, p: "Yes" if p["basic"]["enabled"] else "No"),
     ),
     description="A virtual server listens for traffic on a port, runs its rules and sends the traffic to a pool.",
+    extra_context=virtual_server_state,
 )
 RULES = ObjectPage(
     "rules", "rules", "rule", "Rules", RuleForm,

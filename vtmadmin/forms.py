@@ -9,6 +9,7 @@ from vtmadmin.services.ui_wizard import DEFAULT_PORTS, nodes_parse, service_name
 
 
 class LoginForm(forms.Form):
+    label_suffix = ""
     username = forms.CharField(label="Username", max_length=255,
                                widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
     password = forms.CharField(label="Password", strip=False,
@@ -18,6 +19,7 @@ class LoginForm(forms.Form):
 class ServiceBasicsForm(forms.Form):
     """Step 1 of Manage a New Service: the name, protocol and port of the service."""
 
+    label_suffix = ""
     name = forms.CharField(label="Service name", max_length=255,
                            help_text="Names the virtual server and its pool",
                            widget=forms.TextInput(attrs={"autofocus": True}))
@@ -45,6 +47,7 @@ class ServiceBasicsForm(forms.Form):
 class ServiceNodesForm(forms.Form):
     """Step 2: the back-end nodes of the new pool, hostname:port, one per line."""
 
+    label_suffix = ""
     nodes = forms.CharField(label="Back-end nodes", widget=forms.Textarea(attrs={"rows": 6, "autofocus": True,
                                                                                   "placeholder": "server1.example.com:80"}),
                             help_text="One hostname:port (or IP:port) per line, for example server1.mysite.com:80")
@@ -70,6 +73,7 @@ def wizard_default_ports() -> dict[str, int]:
 
 
 class BackupCreateForm(forms.Form):
+    label_suffix = ""
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, max_length=500)
 
@@ -81,6 +85,7 @@ class BackupCreateForm(forms.Form):
 
 
 class BackupUploadForm(forms.Form):
+    label_suffix = ""
     name = forms.CharField(max_length=200, help_text="The name to store the backup under")
     archive = forms.FileField(label="Backup file (.tar)")
 
@@ -92,6 +97,7 @@ class BackupUploadForm(forms.Form):
 
 
 class LicenseUploadForm(forms.Form):
+    label_suffix = ""
     name = forms.CharField(max_length=200, help_text="A name for the key, usually its file name")
     key_file = forms.FileField(label="License key file", required=False)
     key_text = forms.CharField(label="…or paste the key", required=False, widget=forms.Textarea(attrs={"rows": 5}))

@@ -61,6 +61,7 @@ class ConfigObjectForm(forms.Form):
     """A form for one configuration object: each field maps to a (section, key) of the schema."""
 
     otype_path = ""
+    label_suffix = ""
     keys: dict[str, tuple[str, str]] = {}
     list_fields: tuple[str, ...] = ()  # text areas holding one list entry per line
     view_exclude: tuple[str, ...] = ()  # fields not shown on the object's page
@@ -78,6 +79,9 @@ class ConfigObjectForm(forms.Form):
         if name is not None:
             self.fields["name"].disabled = True
         self.setup()
+        for each in self.fields.values():
+            if isinstance(each, forms.MultipleChoiceField) and not each.choices and not each.help_text:
+                each.help_text = "There are none yet."
 
     @property
     def otype(self) -> ObjectType:
@@ -140,8 +144,9 @@ class ConfigObjectForm(forms.Form):
         return self.properties()
 
     def clean(self):
+        """Run the services' validation on what the fields hold, so every refused value is marked at once."""
         cleaned = super().clean()
-        if self.errors:
+        if "name" not in cleaned:
             return cleaned
         try:
             validate_object(otype=self.otype, name=cleaned["name"], value=self.value(), stored=self.stored)
@@ -165,6 +170,8 @@ class ConfigObjectForm(forms.Form):
             for key, err in keys.items():
                 if not self.add_table_error(section, key, err["error_text"]):
                     fname = self.field_for(section, key)
+                    if fname in self.errors:
+                        continue  # the field's own message already says it
                     self.add_error(fname, user_words(err["error_text"]) if fname else err["error_text"])
 
     def add_table_error(self, section: str, key: str, text: str) -> bool:

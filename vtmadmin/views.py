@@ -43,6 +43,7 @@ from vtmadmin.services.processes import PROCESSES, processes_status
 from vtmadmin.services.ui_login import login_failed, login_locked_for, login_succeeded
 from vtmadmin.services.ui_status import (
     connections_filter,
+    engine_query,
     engine_recent_connections,
     engine_statistics,
     services_overview,
@@ -141,7 +142,7 @@ def traffic_managers() -> list[dict]:
 
 def home(request):
     stats = engine_statistics()
-    services = services_overview(stats)
+    services = services_overview(stats, engine_query({"cmd": "health"}) if stats is not None else None)
     user_pools = TYPES["pools"].model.objects.exclude(name="discard").exists()
     latest = ConfigRevision.objects.order_by("-number").first()
     return render(request, "home.html", {

@@ -97,7 +97,7 @@ def test_virtual_server_create_view_edit(ui):
     assert response.status_code == 302
     assert VSS.objects.get(name="site").properties["basic"]["request_rules"] == ["tag"]
     page = ui.get("/config/virtual-servers/site/").content.decode()
-    assert "8080" in page and "tag" in page
+    assert "8080" in page and "tag" in page and "The traffic engine is not running." in page
     ui.post("/config/virtual-servers/site/edit/", {"protocol": "http", "port": 9000, "pool": "web",
                                                    "listen_on_any": "on"})
     basic = VSS.objects.get(name="site").properties["basic"]

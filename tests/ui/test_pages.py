@@ -56,9 +56,16 @@ def test_home_lists_services_with_pools_and_traffic_state(ui, monkeypatch):
     config_object_put(otype=TYPES["pools"], name="web", value={"basic": {"nodes_table": [{"node": "10.0.0.1:80"}]}})
     config_object_put(otype=TYPES["virtual_servers"], name="site",
                       value={"basic": {"pool": "web", "port": 8080, "enabled": True}})
-    stats = {"ok": True, "statistics": {"virtual_servers": {"site": {"state": "running", "current_conn": 3,
-                                                                         "total_conn": 41}}}, "per_second": []}
-    monkeypatch.setattr("vtmadmin.services.ui_status.engine_control", lambda cmd, timeout=2.0: stats)
+    config_object_put(otype=TYPES["virtual_servers"], name="blocked",
+                      value={"basic": {"pool": "web", "port": 8081, "enabled": True}})
+    replies = {
+        "stats": {"ok": True, "per_second": [], "statistics": {"virtual_servers": {
+            "site": {"state": "running", "current_conn": 3, "total_conn": 41}, "blocked": {"state": "stopped"}}}},
+        "health": {"ok": True, "virtual_servers": {"blocked": {"running": False,
+                                                               "reason": "cannot listen on *:8081: Address in use"}}},
+    }
+    monkeypatch.setattr("vtmadmin.services.ui_status.engine_control", lambda cmd, timeout=2.0: replies[cmd["cmd"]])
     page = ui.get("/").content.decode()
     assert 'id="empty-state"' not in page
     assert "site" in page and "10.0.0.1:80" in page and "traffic flowing" in page and "41" in page
+    assert "cannot listen on *:8081: Address in use" in page

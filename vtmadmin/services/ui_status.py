@@ -60,11 +60,13 @@ class ServiceRow:
     state: str = ""  # running, stopped, disabled, unknown (engine not running)
     current_conn: int | None = None
     total_conn: int | None = None
+    reason: str = ""  # why the engine does not run it (a port in use, a missing pool)
 
 
-def services_overview(statistics: dict | None) -> list[ServiceRow]:
+def services_overview(statistics: dict | None, health: dict | None = None) -> list[ServiceRow]:
     """Every virtual server with its pool's nodes and, when the engine answers, its state and connections."""
     vs_stats = (statistics or {}).get("statistics", {}).get("virtual_servers", {})
+    vs_health = (health or {}).get("virtual_servers", {})
     pools = {p.name: p.properties for p in TYPES["pools"].model.objects.all()}
     rows = []
     for vs in TYPES["virtual_servers"].model.objects.order_by("name"):
@@ -85,5 +87,7 @@ def services_overview(statistics: dict | None) -> list[ServiceRow]:
         else:
             row.state = stats.get("state", "running")
             row.current_conn, row.total_conn = stats.get("current_conn", 0), stats.get("total_conn", 0)
+        if row.state != "running" and row.enabled:
+            row.reason = vs_health.get(vs.name, {}).get("reason", "")
         rows.append(row)
     return rows
