@@ -46,6 +46,7 @@ from vtmadmin.services.ui_status import (
     engine_query,
     engine_recent_connections,
     engine_statistics,
+    recently_active,
     services_overview,
 )
 from vtmadmin.services.ui_wizard import node_probe, nodes_parse, service_create
@@ -142,7 +143,11 @@ def traffic_managers() -> list[dict]:
 
 def home(request):
     stats = engine_statistics()
-    services = services_overview(stats, engine_query({"cmd": "health"}) if stats is not None else None)
+    if stats is None:
+        services = services_overview(None)
+    else:
+        recent = recently_active(engine_recent_connections(limit=500))
+        services = services_overview(stats, engine_query({"cmd": "health"}), recent)
     user_pools = TYPES["pools"].model.objects.exclude(name="discard").exists()
     latest = ConfigRevision.objects.order_by("-number").first()
     return render(request, "home.html", {

@@ -101,13 +101,14 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
     browser.find_element(By.CSS_SELECTOR, "#wizards-menu summary").click()
     browser.find_element(By.LINK_TEXT, "Manage a New Service").click()
     service_port = free_port()
-    browser.find_element(By.NAME, "name").send_keys("web")
+    assert browser.switch_to.active_element.get_attribute("name") == "name"  # keyboard-ready: focus is in Name
+    browser.switch_to.active_element.send_keys("web")
     assert Select(browser.find_element(By.NAME, "protocol")).first_selected_option.text == "HTTP"
     port = browser.find_element(By.NAME, "port")
     assert port.get_attribute("value") == "80"
     port.clear()
-    port.send_keys(str(service_port))
-    browser.find_element(By.ID, "next").click()
+    port.send_keys(f"{service_port}\n")  # Enter in a field means Next, not Cancel
+    wait.until(lambda d: "/wizards/new-service/nodes/" in d.current_url)
     browser.find_element(By.NAME, "nodes").send_keys(f"127.0.0.1:{backend}")
     browser.find_element(By.ID, "next").click()
     summary = wait.until(lambda d: d.find_element(By.ID, "summary"))

@@ -61,6 +61,7 @@ def test_home_lists_services_with_pools_and_traffic_state(ui, monkeypatch):
     replies = {
         "stats": {"ok": True, "per_second": [], "statistics": {"virtual_servers": {
             "site": {"state": "running", "current_conn": 3, "total_conn": 41}, "blocked": {"state": "stopped"}}}},
+        "recent_connections": {"ok": True, "connections": []},
         "health": {"ok": True, "virtual_servers": {"blocked": {"running": False,
                                                                "reason": "cannot listen on *:8081: Address in use"}}},
     }
@@ -69,3 +70,35 @@ def test_home_lists_services_with_pools_and_traffic_state(ui, monkeypatch):
     assert 'id="empty-state"' not in page
     assert "site" in page and "10.0.0.1:80" in page and "traffic flowing" in page and "41" in page
     assert "cannot listen on *:8081: Address in use" in page
+
+
+def test_home_says_traffic_flows_after_a_recent_connection(ui, monkeypatch):
+    import time
+
+    from vtmadmin.registry import TYPES
+    from vtmadmin.services.config import config_object_put
+
+    config_object_put(otype=TYPES["pools"], name="web", value={})
+    for name in ("busy", "quiet"):
+        config_object_put(otype=TYPES["virtual_servers"], name=name,
+                          value={"basic": {"pool": "web", "port": 80, "enabled": True}})
+    running = {"state": "running", "current_conn": 0, "total_conn": 5}
+    replies = {
+        "stats": {"ok": True, "statistics": {"virtual_servers": {"busy": running, "quiet": running}}},
+        "recent_connections": {"ok": True, "connections": [{"time": time.time() - 5, "virtual_server": "busy"}]},
+        "health": {"ok": True, "virtual_servers": {}},
+    }
+    monkeypatch.setattr("vtmadmin.services.ui_status.engine_control", lambda cmd, timeout=2.0: replies[cmd["cmd"]])
+    rows = ui.get("/").content.decode().split("<tr>")
+    assert "traffic flowing" in next(r for r in rows if ">busy<" in r)
+    assert "no traffic in the last minute" in next(r for r in rows if ">quiet<" in r)
+
+
+def test_ui_500_is_a_page(ui, monkeypatch):
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("vtmadmin.views.traffic_managers", broken)
+    ui.raise_request_exception = False
+    response = ui.get("/")
+    assert response.status_code == 500 and b"Something went wrong" in response.content

@@ -61,9 +61,19 @@ class ServiceRow:
     current_conn: int | None = None
     total_conn: int | None = None
     reason: str = ""  # why the engine does not run it (a port in use, a missing pool)
+    flowing: bool = False  # a connection now, or one in the last minute
 
 
-def services_overview(statistics: dict | None, health: dict | None = None) -> list[ServiceRow]:
+def recently_active(connections: list[dict] | None, *, seconds: float = 60) -> set[str]:
+    """The virtual servers that handled a connection in the last `seconds`."""
+    import time
+
+    since = time.time() - seconds
+    return {c.get("virtual_server", "") for c in connections or [] if (c.get("time") or 0) >= since}
+
+
+def services_overview(statistics: dict | None, health: dict | None = None,
+                      recent: set[str] = frozenset()) -> list[ServiceRow]:
     """Every virtual server with its pool's nodes and, when the engine answers, its state and connections."""
     vs_stats = (statistics or {}).get("statistics", {}).get("virtual_servers", {})
     vs_health = (health or {}).get("virtual_servers", {})
@@ -87,6 +97,7 @@ def services_overview(statistics: dict | None, health: dict | None = None) -> li
         else:
             row.state = stats.get("state", "running")
             row.current_conn, row.total_conn = stats.get("current_conn", 0), stats.get("total_conn", 0)
+            row.flowing = row.state == "running" and bool(row.current_conn or vs.name in recent)
         if row.state != "running" and row.enabled:
             row.reason = vs_health.get(vs.name, {}).get("reason", "")
         rows.append(row)
