@@ -11,7 +11,7 @@ import ssl
 import time
 
 from . import stats as stats_mod
-from .bandwidth import BandwidthClass, TokenBucket
+from .bandwidth import BandwidthClass, TokenBucket, shared_bucket
 from .config import (
     ConfigError,
     EngineConfig,
@@ -192,7 +192,8 @@ class Engine:
             if name in self.persistence:
                 p.take_over(self.persistence[name])
             persistence[name] = p
-        bandwidth = {name: BandwidthClass(bc, self.workers) for name, bc in cfg.bandwidth.items()}
+        shared_dir = os.path.dirname(cfg.node.control_socket) or "."
+        bandwidth = {name: BandwidthClass(bc, shared_dir) for name, bc in cfg.bandwidth.items()}
         broken_pools: dict[str, str] = {}
         for name, pool in pools.items():
             pc = pool.cfg
@@ -286,8 +287,9 @@ class Engine:
         self.config = cfg
         self.limits = cfg.limits
         self.max_client_connections = cfg.max_client_connections
-        self.license_bucket = (TokenBucket(max(1, cfg.bandwidth_limit_kbps // max(1, self.workers)))
-                               if cfg.bandwidth_limit_kbps else None)
+        # the license caps the machine's total, whichever worker carries the traffic
+        self.license_bucket = (shared_bucket(os.path.dirname(cfg.node.control_socket) or ".", "license",
+                                             cfg.bandwidth_limit_kbps) if cfg.bandwidth_limit_kbps else None)
         self.rule_state.hostname = cfg.node.name
         self._update_rule_pools()
         for w in warnings:

@@ -1,0 +1,74 @@
+"""The Community Edition's bandwidth cap, measured through a whole traffic manager."""
+
+import json
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from tests.integration.nodes import Node, free_port, wait_until
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = Node(tmp_path / "zeus")
+    yield n
+    n.manage("stop_tm", check=False)
+
+
+@pytest.fixture
+def big_backend():
+    """A back-end serving 2.5 MB, to measure bandwidth through the engine."""
+    import http.server
+    import threading
+
+    payload = b"x" * (2_500_000)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], len(payload)
+    server.shutdown()
+
+
+@pytest.mark.timeout(180)
+def test_community_edition_caps_bandwidth_at_10_mbit(node, big_backend):
+    """No license key: a large download through a virtual server runs at 10 Mb/s (± 10%)."""
+    backend_port, size = big_backend
+    node.env.pop("VTM_BANDWIDTH_LIMIT_KBPS", None)
+    node.manage("start_tm")
+    assert wait_until(lambda: node.request("GET", "/api/tm/")[0] == 200)
+    status, body = node.request("GET", "/api/tm/8.3/status/local_tm/license")
+    assert json.loads(body)["license"]["bandwidth_limit_kbps"] == 10_000
+    port = free_port()
+    pool = {"properties": {"basic": {"nodes_table": [{"node": f"127.0.0.1:{backend_port}"}]}}}
+    node.request("PUT", "/api/tm/8.3/config/active/pools/big", json.dumps(pool).encode())
+    vs = {"properties": {"basic": {"enabled": True, "port": port, "pool": "big", "listen_on_any": False,
+                                   "listen_on_hosts": ["127.0.0.1"]}}}
+    node.request("PUT", "/api/tm/8.3/config/active/virtual_servers/big", json.dumps(vs).encode())
+
+    def reachable():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    assert wait_until(reachable, timeout=30)
+    start = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as r:
+        got = len(r.read())
+    elapsed = time.monotonic() - start
+    assert got == size
+    rate_kbit = size * 8 / 1000 / elapsed
+    assert 9_000 <= rate_kbit <= 11_000, f"{rate_kbit:.0f} kbit/s"
