@@ -48,12 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="engine.json written by the admin side")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: node.workers, 0 = per core)")
     ap.add_argument("--no-fork", action="store_true", help="run the engine in this process, without workers")
+    ap.add_argument("--user", type=int, default=None, help="uid the workers run as (the master keeps root)")
+    ap.add_argument("--group", type=int, default=None, help="gid the workers run as")
     args = ap.parse_args(argv)
     if args.no_fork:
         return run_single(args.config)
     from .master import main_master
 
-    return main_master(args.config, args.workers)
+    run_as = (args.user, args.group if args.group is not None else args.user) if args.user is not None else None
+    return main_master(args.config, args.workers, run_as)
 
 
 if __name__ == "__main__":

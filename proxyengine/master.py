@@ -33,8 +33,10 @@ class WorkerHandle:
 
 
 class Master:
-    def __init__(self, config_path: str, workers: int | None = None):
+    def __init__(self, config_path: str, workers: int | None = None, run_as: tuple[int, int] | None = None):
         self.config_path = config_path
+        # workers give up root for this (uid, gid) once forked; the master keeps it to bind new ports on reload
+        self.run_as = run_as
         self.text = open(config_path, "rb").read()
         self.cfg: EngineConfig = parse_config(self.text)
         self.nworkers = workers or self.cfg.node.workers or os.cpu_count() or 1
@@ -74,6 +76,10 @@ class Master:
                 signal.set_wakeup_fd(-1)
                 for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGINT):
                     signal.signal(sig, signal.SIG_DFL)
+                if self.run_as is not None:
+                    os.setgroups([])
+                    os.setgid(self.run_as[1])
+                    os.setuid(self.run_as[0])
                 from .worker import worker_main
 
                 code = worker_main(index, child, self.text, dict(self.sockets), self.nworkers)
@@ -346,9 +352,9 @@ class Master:
         self.events.log("info", "engine", "stopped")
 
 
-def main_master(config_path: str, workers: int | None) -> int:
+def main_master(config_path: str, workers: int | None, run_as: tuple[int, int] | None = None) -> int:
     try:
-        master = Master(config_path, workers)
+        master = Master(config_path, workers, run_as)
     except (ConfigError, OSError) as e:
         print(f"proxyengine: {e}", file=sys.stderr)
         return 2

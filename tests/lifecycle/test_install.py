@@ -85,6 +85,19 @@ def https_get(port: int, path: str, password: str) -> tuple[int, bytes, bytes]:
         return e.code, e.read(), der
 
 
+def rest_put(port: int, path: str, body: dict, password: str) -> int:
+    import base64
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    req = urllib.request.Request(f"https://127.0.0.1:{port}/api/tm/8.3/config/active/{path}",
+                                 data=json.dumps(body).encode(), method="PUT")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{password}".encode()).decode())
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+        return r.status
+
+
 def test_tampered_or_truncated_package_is_refused(package, tmp_path):
     top = unpack(package, tmp_path / "a")
     target = top / "software" / "vtmadmin" / "settings.py"
@@ -163,6 +176,42 @@ def test_install_configure_start_stop_reconfigure_clear_uninstall(package, world
     # processes run as the configured user
     worker = int((home / "run" / "worker.pid").read_text())
     assert Path(f"/proc/{worker}").stat().st_uid == 65534
+    engine = int((home / "run" / "engine.pid").read_text())
+    engine_workers = subprocess.run(["pgrep", "-P", str(engine)], capture_output=True, text=True).stdout.split()
+    assert engine_workers and all(Path(f"/proc/{pid}").stat().st_uid == 65534 for pid in engine_workers)
+    # traffic flows through engine workers running as nobody, under the Community Edition cap
+    import http.server
+    import threading
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *a):
+            pass
+
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    vs_port = free_port()
+    rest_put(ports[1], "pools/p", {"properties": {"basic": {"nodes_table": [
+        {"node": f"127.0.0.1:{backend.server_address[1]}"}]}}}, "Sekrit-pw1")
+    rest_put(ports[1], "virtual_servers/v", {"properties": {"basic": {
+        "enabled": True, "port": vs_port, "pool": "p", "listen_on_any": False, "listen_on_hosts": ["127.0.0.1"]}}},
+        "Sekrit-pw1")
+    deadline = time.monotonic() + 30
+    answer = None
+    while time.monotonic() < deadline and answer != b"hello":
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{vs_port}/", timeout=5) as r:
+                answer = r.read()
+        except OSError:
+            time.sleep(0.3)
+    backend.shutdown()
+    assert answer == b"hello", (home / "log" / "engine.log").read_text()[-2000:]
+
     # start-zeus twice starts nothing new
     again = subprocess.run([str(home / "start-zeus")], capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and again.stdout.count("already running") == 4

@@ -152,8 +152,11 @@ def _start_admin() -> None:
 
 
 def _start_engine() -> None:
-    # The engine binds the virtual servers' ports (often below 1024) and so starts as root.
+    # The engine's master binds the virtual servers' ports (often below 1024) as root; its workers,
+    # which handle the traffic, run as the configured user.
     argv = [PYTHON, "-m", "proxyengine", "--config", str(settings.ENGINE_CONFIG)]
+    if identity := run_identity():
+        argv += ["--user", str(identity[0]), "--group", str(identity[1])]
     _spawn("engine", argv, Path(settings.LOG_DIR) / "engine.log", drop=False)
 
 
