@@ -98,9 +98,6 @@ class PoolForm(ConfigObjectForm):
         self.add_error(None, f"Nodes: {user_words(text)}")
         return True
 
-    def display_rows(self):
-        return [r for r in super().display_rows()]
-
 
 class MonitorForm(ConfigObjectForm):
     otype_path = "monitors"

@@ -133,6 +133,12 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
     browser.find_element(By.LINK_TEXT, "Connections").click()
     wait.until(lambda d: "/from-the-browser-test" in d.find_element(By.ID, "connections").text)
     row = browser.find_element(By.ID, "connections").text
+    search = browser.find_element(By.NAME, "text")
+    search.send_keys("no-such-url")  # the filter applies as one types (htmx)
+    wait.until(lambda d: d.find_elements(By.ID, "no-connections"))
+    search.clear()
+    search.send_keys("browser-test")
+    wait.until(lambda d: "/from-the-browser-test" in d.find_element(By.ID, "connections").text)
     assert " web web " in row and "GET /from-the-browser-test 200" in row
 
     # Current Activity draws live

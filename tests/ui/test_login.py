@@ -100,6 +100,7 @@ def test_read_only_group_can_look_but_not_change(tm):
     assert client.post("/login/", {"username": "viewer", "password": "look-only"}).status_code == 302
     assert client.get("/config/pools/").status_code == 200
     assert b"Create a new pool" not in client.get("/config/pools/").content
+    assert b"(read only)" in client.get("/").content and b"wizards-menu" not in client.get("/").content
     assert client.get("/config/pools/add/").status_code == 403
     response = client.post("/config/pools/add/", {"name": "p"})
     assert response.status_code == 403 and b"may not change" in response.content
