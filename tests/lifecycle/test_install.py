@@ -173,6 +173,9 @@ def test_install_configure_start_stop_reconfigure_clear_uninstall(package, world
     assert status == 200, body
     import hashlib
     assert ":".join(f"{b:02X}" for b in hashlib.sha1(der).digest()) == fingerprint
+    status, body, der = https_get(ports[0], "/login/", "Sekrit-pw1")  # the Admin UI, same certificate
+    assert status == 200 and b"<form" in body
+    assert ":".join(f"{b:02X}" for b in hashlib.sha1(der).digest()) == fingerprint
     # processes run as the configured user
     worker = int((home / "run" / "worker.pid").read_text())
     assert Path(f"/proc/{worker}").stat().st_uid == 65534
@@ -230,14 +233,41 @@ def test_install_configure_start_stop_reconfigure_clear_uninstall(package, world
     assert "Perform the post-install configuration again" in r.stdout
     assert json.loads((home / "admin" / "etc" / "settings.json").read_text()) == settings_before
 
+    # option 2 again, changing the name to an IP address and starting at boot
+    units = world / "node1" / "systemd"
+    env_units = {**env, "VTM_SYSTEMD_DIR": str(units)}
+    change = replay(world / "node1" / "change.txt", **{"zxtm__reconfigure_option": "2", "zxtm__name_option": "3",
+                                                       "zxtm__name": "127.0.0.1", "start_at_boot": "y"})
+    r = subprocess.run([str(home / "zxtm" / "configure"), f"--replay-from={change}", "--noninteractive",
+                        "--nostart"], capture_output=True, text=True, timeout=200, env=env_units)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"This Traffic Manager is currently called '{settings_before['VTM_NAME']}'" in r.stdout
+    unit = next(units.glob("zeus-*.service"))
+    assert f"ExecStart={home}/start-zeus" in unit.read_text()
+    exported = subprocess.run([str(home / "current" / "venv" / "bin" / "python"), str(home / "current" / "manage.py"),
+                               "export_config"], capture_output=True, text=True, timeout=120,
+                              env={**env, "ZEUSHOME": str(home)})
+    tms = json.loads(exported.stdout)["config"]["traffic_managers"]
+    assert "127.0.0.1" in tms and settings_before["VTM_NAME"] not in tms
+
+    # a wrong answer in a replay file fails clearly in noninteractive mode, changing nothing
+    wrong = replay(world / "node1" / "wrong.txt", **{"zxtm__reconfigure_option": "2", "zxtm__user": "no-such-user"})
+    before = (home / "admin" / "etc" / "settings.json").read_text()
+    r = subprocess.run([str(home / "zxtm" / "configure"), f"--replay-from={wrong}", "--noninteractive",
+                        "--nostart"], capture_output=True, text=True, timeout=200, env=env_units)
+    assert r.returncode != 0
+    assert "There is no user 'no-such-user'" in r.stdout + r.stderr
+    assert (home / "admin" / "etc" / "settings.json").read_text() == before
+
     # option 3: back to the state zinstall left, software kept
     clear = replay(world / "node1" / "clear.txt", **{"zxtm__reconfigure_option": "3"})
     r = subprocess.run([str(home / "zxtm" / "configure"), f"--replay-from={clear}", "--noninteractive"],
-                       capture_output=True, text=True, timeout=200, env=env)
+                       capture_output=True, text=True, timeout=200, env=env_units)
     assert r.returncode == 0, r.stdout + r.stderr
     assert not (home / "admin" / "etc" / "settings.json").exists()
     assert not (home / "admin" / "var").exists()
     assert (home / "current" / "manage.py").exists()
+    assert not list(units.glob("zeus-*.service"))  # the boot unit goes too
     # uninstall: nothing of it is left running
     shutil.rmtree(home)
     time.sleep(0.5)
