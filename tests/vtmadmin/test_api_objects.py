@@ -182,3 +182,25 @@ def test_each_change_makes_a_revision_and_writes_engine_json(api, settings, djan
 def test_this_traffic_manager_cannot_be_deleted(api, settings):
     r = api.delete(f"{BASE}/traffic_managers/{settings.TM_NAME}")
     assert r.status_code == 403 and r.json()["error_id"] == "resource.protected"
+
+
+def test_rule_that_does_not_compile_is_stored_and_its_errors_reported(api):
+    text = 'if ($x == 1 {\n  http.setHeader("X");\n}\n'
+    r = api.put(f"{BASE}/rules/broken", text, content_type="application/octet-stream")
+    assert r.status_code == 201
+    warnings = json.loads(r["X-Config-Warnings"])
+    assert any("rules 'broken' line 1" in w for w in warnings)
+    assert api.get(f"{BASE}/rules/broken").content.decode() == text
+    report = api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]
+    entry = next(e for e in report if e["name"] == "broken")
+    assert any("column" in p for p in entry["problems"])
+
+
+def test_rule_naming_a_pool_that_does_not_exist_is_diagnosed(api):
+    api.put(f"{BASE}/rules/usepool", 'pool.use("nowhere");\n', content_type="application/octet-stream")
+    report = api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]
+    entry = next(e for e in report if e["name"] == "usepool")
+    assert any("nowhere" in p for p in entry["problems"])
+    put(api, "pools/nowhere", {"properties": {}})
+    report = api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]
+    assert not any(e["name"] == "usepool" for e in report)
