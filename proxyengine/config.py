@@ -9,6 +9,7 @@ path such as ``pools.web.basic.nodes_table[2].node``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -232,6 +233,7 @@ class VirtualServerConfig:
     request_rules: tuple[str, ...] = ()
     response_rules: tuple[str, ...] = ()
     ssl_decrypt: bool = False
+    conflict: str = ""  # why this virtual server cannot listen (another one has its address and port)
     bandwidth_class: str = ""
     max_concurrent_connections: int = 0
     connect_timeout: int = 10
@@ -374,7 +376,7 @@ class EngineConfig:
         """(kind, host, port) -> names of the enabled, served virtual servers that listen there."""
         out: dict[tuple[str, str, int], list[str]] = {}
         for vs in self.virtual_servers.values():
-            if not vs.enabled or not vs.kind:
+            if not vs.enabled or not vs.kind or vs.conflict:
                 continue
             sock_kind = "udp" if vs.kind == "udp" else "tcp"
             for host in vs.bind_hosts:
@@ -634,18 +636,21 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
         max_client_connections=gs.int("connection", "max_client_connections", 0, 0),
         text_digest=text_digest,
     )
-    _check_ports(cfg)
-    return cfg
+    return _resolve_port_conflicts(cfg)
 
 
-def _check_ports(cfg: EngineConfig) -> None:
-    """Two enabled virtual servers may not share an address and port (vTM refuses this too)."""
+def _resolve_port_conflicts(cfg: EngineConfig) -> EngineConfig:
+    """Two enabled virtual servers may not share an address and port (vTM refuses this too): the first by
+    name keeps it, the others stay down with the reason, and every other virtual server keeps serving."""
+    conflicts = {}
     for (kind, host, port), names in cfg.listener_keys().items():
-        if len(names) > 1:
-            raise ConfigError(
-                f"virtual_servers.{names[1]}.basic.port: {kind} port {port} on {host or '*'} "
-                f"is already used by virtual server {names[0]}"
-            )
+        for name in names[1:]:
+            conflicts[name] = f"{kind} port {port} on {host or '*'} is already used by virtual server {names[0]}"
+    if not conflicts:
+        return cfg
+    vss = {name: dataclasses.replace(vs, conflict=conflicts[name]) if name in conflicts else vs
+           for name, vs in cfg.virtual_servers.items()}
+    return dataclasses.replace(cfg, virtual_servers=vss)
 
 
 def load_config(path: str) -> EngineConfig:

@@ -308,6 +308,8 @@ class Engine:
             return "disabled"
         if not vc.kind:
             return f"protocol {vc.protocol!r} is not served by this engine"
+        if vc.conflict:
+            return vc.conflict
         if vc.pool:
             vs.pool = pools.get(vc.pool)
             if vs.pool is None:

@@ -35,7 +35,6 @@ def test_valid_file_parses_with_vendor_defaults(tmp_path):
          "virtual_servers.web.basic.enabled"),
         (lambda d: d["config"].update(monitors={"m": {"properties": {"http": {"status_regex": "(("}}}}),
          "monitors.m.http.status_regex"),
-        (lambda d: d["config"]["virtual_servers"].update(other=vserver(8000)), "already used"),
     ],
 )
 def test_invalid_values_are_refused_naming_the_field(tmp_path, mutate, message):
@@ -58,3 +57,12 @@ def test_unknown_top_level_keys_and_missing_references_are_accepted(tmp_path):
     doc["config"]["virtual_servers"]["web"]["properties"]["basic"]["pool"] = "nope"
     cfg = parse_config(json.dumps(doc))
     assert cfg.virtual_servers["web"].pool == "nope"
+
+
+def test_a_port_conflict_keeps_only_the_later_virtual_server_down(tmp_path):
+    doc = _doc(tmp_path)
+    doc["config"]["virtual_servers"]["zzz"] = vserver(8000)
+    cfg = parse_config(json.dumps(doc))
+    assert cfg.virtual_servers["web"].conflict == ""
+    assert "already used by virtual server web" in cfg.virtual_servers["zzz"].conflict
+    assert [names for names in cfg.listener_keys().values()] == [["web"]]

@@ -53,6 +53,8 @@ INVALID = [
      "request_rules"),
     ("monitors", {"properties": {"basic": {"type": "smtp"}}}, "basic", "type"),
     ("monitors", {"properties": {"basic": {"delay": 0}}}, "basic", "delay"),
+    ("monitors", {"properties": {"http": {"status_regex": "(("}}}, "http", "status_regex"),
+    ("monitors", {"properties": {"tcp": {"response_regex": "[a-"}}}, "tcp", "response_regex"),
     ("persistence", {"properties": {"basic": {"type": "sticky"}}}, "basic", "type"),
     ("bandwidth", {"properties": {"basic": {"maximum": 0}}}, "basic", "maximum"),
     ("bandwidth", {"properties": {"basic": {"sharing": "everyone"}}}, "basic", "sharing"),

@@ -204,3 +204,12 @@ def test_rule_naming_a_pool_that_does_not_exist_is_diagnosed(api):
     put(api, "pools/nowhere", {"properties": {}})
     report = api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]
     assert not any(e["name"] == "usepool" for e in report)
+
+
+def test_two_virtual_servers_on_one_port_are_stored_and_the_second_diagnosed(api):
+    put(api, "virtual_servers/a", {"properties": {"basic": {"port": 8080, "pool": "discard", "enabled": True}}})
+    r = put(api, "virtual_servers/b", {"properties": {"basic": {"port": 8080, "pool": "discard", "enabled": True}}})
+    assert r.status_code == 201
+    report = {e["name"]: e["problems"] for e in api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]}
+    assert "a" not in report
+    assert any("already used by virtual server 'a'" in p for p in report["b"])

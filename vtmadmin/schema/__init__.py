@@ -84,6 +84,11 @@ def _check_value(spec: dict, value, where: str) -> dict | None:
             )
         if spec.get("format") == "host_port" and (why := node_address_error(value)):
             return _error("node.invalid_address", f"{where}: {why}")
+        if spec.get("format") == "regex":
+            try:
+                re.compile(value)
+            except (re.error, RecursionError, OverflowError) as e:
+                return _error("regex.invalid", f"{where}: '{value}' is not a valid regular expression: {e}")
     elif kind == "[]string":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return _error("type.list", f"{where}: expected a list of strings, got {json.dumps(value)[:80]}")

@@ -174,6 +174,8 @@ def _key(kind: str, constraint: str, obj_type: str, section: str, name: str, enu
         key["default"] = key["enum"][0] if key["default"] == "" else key["default"]
     if (obj_type, section, name) in REQUIRED:
         key["required"] = True
+    if kind == "string" and name.endswith("_regex"):
+        key["format"] = "regex"
     return key
 
 

@@ -69,12 +69,41 @@ def object_warnings(*, otype: ObjectType, name: str, names: dict[str, set[str]] 
     return problems
 
 
+def port_conflicts() -> dict[str, str]:
+    """Enabled virtual servers that want an address and port another (earlier by name) already has."""
+    from vtmadmin import schema
+
+    taken: dict[tuple, str] = {}
+    conflicts = {}
+    for vs in TYPES["virtual_servers"].model.objects.order_by("name"):
+        basic = schema.with_defaults("virtual_server", vs.properties)["basic"]
+        if not basic["enabled"]:
+            continue
+        kind = "udp" if basic["protocol"] in ("udp", "udpstreaming", "sipudp", "dns") else "tcp"
+        hosts = ["*"] if basic["listen_on_any"] else basic["listen_on_hosts"]
+        for host in hosts:
+            key = (kind, host, basic["port"])
+            other = taken.get(key) or (taken.get((kind, "*", basic["port"])) if host != "*" else None)
+            if other is None and host == "*":
+                other = next((n for (k, _, p), n in taken.items() if k == kind and p == basic["port"]), None)
+            if other:
+                conflicts[vs.name] = (f"virtual_servers '{vs.name}': port {basic['port']} is already used by "
+                                      f"virtual server '{other}'; this one stays down")
+                break
+            taken[key] = vs.name
+    return conflicts
+
+
 def config_diagnose() -> list[dict]:
     """Every problem of the stored configuration, one entry per object that has any."""
     names = {path: set(t.model.objects.values_list("name", flat=True)) for path, t in TYPES.items()}
+    conflicts = port_conflicts()
     report = []
     for path, otype in TYPES.items():
         for name in sorted(names[path]):
-            if problems := object_warnings(otype=otype, name=name, names=names):
+            problems = object_warnings(otype=otype, name=name, names=names)
+            if path == "virtual_servers" and name in conflicts:
+                problems.append(conflicts[name])
+            if problems:
                 report.append({"type": path, "name": name, "problems": problems})
     return report
