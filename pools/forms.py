@@ -20,10 +20,13 @@ _ROW = re.compile(r" row (\d+) ([a-z_]+): ")
 class NodeRowForm(forms.Form):
     """One row of a pool's nodes table."""
 
-    node = forms.CharField(required=False, label="Node", widget=forms.TextInput(attrs={"placeholder": "host:port"}))
-    state = forms.ChoiceField(choices=NODE_STATE_CHOICES, initial="active", required=False)
-    weight = forms.IntegerField(initial=1, required=False)
-    priority = forms.IntegerField(initial=1, required=False)
+    node = forms.CharField(required=False, label="Node",
+                           widget=forms.TextInput(attrs={"placeholder": "host:port", "aria-label": "Node (host:port)"}))
+    state = forms.ChoiceField(choices=NODE_STATE_CHOICES, initial="active", required=False,
+                              widget=forms.Select(attrs={"aria-label": "State"}))
+    weight = forms.IntegerField(initial=1, required=False, widget=forms.NumberInput(attrs={"aria-label": "Weight"}))
+    priority = forms.IntegerField(initial=1, required=False,
+                                  widget=forms.NumberInput(attrs={"aria-label": "Priority"}))
 
 
 NodeFormSet = forms.formset_factory(NodeRowForm, extra=3, can_delete=True)

@@ -49,7 +49,7 @@ from vtmadmin.services.ui_status import (
     recently_active,
     services_overview,
 )
-from vtmadmin.services.ui_wizard import node_probe, nodes_parse, service_create
+from vtmadmin.services.ui_wizard import nodes_parse, nodes_probe, service_create
 from vtmadmin.ui_permissions import require_change
 from vtmadmin.version import VERSION
 
@@ -241,7 +241,7 @@ def wizard_summary(request):
             messages.success(request, f"Created virtual server '{state['name']}' and its pool '{state['name']}'. "
                                       f"The service answers on port {state['port']}.")
             return redirect("virtual-servers_view", name=state["name"])
-    warnings = [w for n in nodes if (w := node_probe(n))] if state.get("probe") else []
+    warnings = nodes_probe(nodes) if state.get("probe") else []
     return render(request, "wizard/summary.html", {"state": state, "nodes": nodes, "warnings": warnings,
                                                    "error": error, "step": 3}, status=400 if error else 200)
 

@@ -148,7 +148,9 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
             fetch(url)
         wait_until(lambda: False, timeout=1.5)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart-conns canvas")) == 1)
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#chart-bandwidth .u-legend .u-series")) >= 2)
+    for chart in ("chart-vs-conns", "chart-bandwidth"):  # a line for the new virtual server
+        wait.until(lambda d, c=chart: "web" in d.find_element(By.CSS_SELECTOR, f"#{c} .u-legend").text.lower())
+    browser.set_window_size(1280, 1250)
     assert browser.find_element(By.ID, "engine-state").get_attribute("hidden") is not None
     shot(browser, "current-activity")
 

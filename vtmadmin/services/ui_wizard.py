@@ -43,6 +43,16 @@ def node_probe(address: str, *, timeout: float = 1.0) -> str | None:
         return f"{address} did not accept a connection: {e.strerror or e}"
 
 
+def nodes_probe(addresses: list[str], *, timeout: float = 1.0) -> list[str]:
+    """The warnings for every node that does not accept a connection, probed side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not addresses:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(addresses))) as pool:
+        return [w for w in pool.map(lambda a: node_probe(a, timeout=timeout), addresses) if w]
+
+
 def service_name_taken(name: str) -> str | None:
     for path, label in (("virtual_servers", "virtual server"), ("pools", "pool")):
         if TYPES[path].model.objects.filter(name=name).exists():
