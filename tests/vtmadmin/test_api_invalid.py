@@ -39,6 +39,7 @@ INVALID = [
     ("pools", {"properties": {"basic": {"nodes_table": [{**NODE, "state": "up"}]}}}, "basic", "nodes_table"),
     ("pools", {"properties": {"basic": {"nodes_table": [{**NODE, "colour": "red"}]}}}, "basic", "nodes_table"),
     ("pools", {"properties": {"basic": {"nodes_table": [{**NODE, "priority": "1"}]}}}, "basic", "nodes_table"),
+    ("pools", {"properties": {"basic": {"nodes_table": [NODE, {**NODE, "weight": 2}]}}}, "basic", "nodes_table"),
     ("pools", {"properties": {"basic": {"no_such_key": 1}}}, "basic", "no_such_key"),
     ("pools", {"properties": {"nonsense": {"a": 1}}}, "nonsense", None),
     ("pools", {"properties": {"basic": []}}, "basic", None),
