@@ -100,10 +100,11 @@ def _check_value(spec: dict, value, where: str) -> dict | None:
 def _check_table(columns: dict, rows, where: str) -> dict | None:
     if not isinstance(rows, list):
         return _error("type.table", f"{where}: expected a list of rows (objects), got {json.dumps(rows)[:80]}")
-    key_column = next(iter(columns))  # a table is keyed by its first column, as on vTM
+    # a table is keyed by its one required column (node, name, ip, ...), as on vTM
+    key_column = next((c for c, spec in columns.items() if spec.get("required")), None)
     seen = set()
     for i, row in enumerate(rows, 1):
-        if isinstance(row, dict) and isinstance(row.get(key_column), str):
+        if key_column and isinstance(row, dict) and isinstance(row.get(key_column), str):
             if row[key_column] in seen:
                 return _error("table.duplicate", f"{where}: row {i} repeats {key_column} '{row[key_column]}'")
             seen.add(row[key_column])
