@@ -513,3 +513,151 @@ class _BodyCollector:
         self.client._drop_node(ex, reusable=False)
         ex.response_started = False
         self.client._error(ex, 502, message)
+
+
+# -- generic TCP virtual servers (tcp.py) ----------------------------------------------------------------------
+#
+# As on vTM, a generic virtual server's request rules run once per connection, on what the client sent first:
+# client_first and ssl pass-through run them when the first data has arrived (request.get / request.getLine
+# see it, request.set / request.skip rewrite it before it goes to the node; for ssl that is the ClientHello).
+# stream and server_first run them as the connection is accepted, with no data yet, because the node must be
+# connected before anything is read (the server speaks first, or either side may). Response rules run on each
+# piece of data the node sends, as it arrives: response.get sees that piece, response.set replaces it.
+#
+# vTM's request.getLine and request.get(count) block until the line or the bytes have arrived. Rules here do
+# not block: a rule that asked for more than has arrived makes the engine throw that run away and run the
+# rules again from the start when more data comes (until the client's EOF, the virtual server's
+# max_client_buffer, or its connect_timeout). Effects on shared state made before the point it asked
+# (data.set, counters) are therefore repeated; rules that read first and act afterwards, the usual shape,
+# behave exactly as on vTM.
+
+NEEDS_MORE_DATA = "needs_more_data"  # rule_vars key the runtime sets when a read wanted data not yet arrived
+
+
+class GenericExchange:
+    """A generic connection held by its request rules, as the rate-class queue and _proceed see an exchange."""
+
+    __slots__ = ("client", "tx")
+
+    def __init__(self, client, tx: Transaction) -> None:
+        self.client = client
+        self.tx = tx
+
+    @property
+    def vs(self):
+        return self.client.vs
+
+    @property
+    def pool(self):
+        return self.client.pool
+
+    @property
+    def dead(self) -> bool:
+        return self.client.closed
+
+
+def new_generic_transaction(client, data: bytes) -> Transaction:
+    tx = Transaction()
+    tx.protocol = "generic"
+    tx.method = ""
+    tx.request_body = data
+    tx.remote_ip, tx.remote_port = client.client_ip, client.client_port
+    tx.local_ip, tx.local_port = client.local_ip, client.local_port
+    tx.virtual_server = client.vs.name
+    tx.connection_data = client.connection_data
+    return tx
+
+
+def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
+    """Run a generic connection's request rules on the data read so far.
+
+    "wait": a rule asked for more data than has arrived and ``final`` is false (run again on more data);
+    "done": the rules answered, dropped, or hold the connection (a rate class, connection.sleep), which then
+    goes on through ``client._dispatch``; None: connect now to ``client.pool`` (which the rules may have set),
+    sending ``client.pending`` (which they may have rewritten).
+    """
+    engine = client.engine
+    state = engine.rule_state
+    if engine.config is not None:
+        state.rate_classes = _rate_limits(engine)
+    vs = client.vs
+    tx = new_generic_transaction(client, data)
+    for rule in vs.request_rules:
+        rule.run(tx, state, phase="request")
+        if not final and tx.rule_vars.get(NEEDS_MORE_DATA):
+            return "wait"  # thrown away: nothing it did is honoured, its log lines are not written
+        if tx.finished or tx.errors:
+            break
+    client.tx = tx
+    failed = bool(tx.errors)
+    if failed or tx.logs or state.events:
+        _log(engine, tx)
+    if failed:
+        client._error(None, 500, RULE_FAILED)  # no protocol to answer in: the connection is closed
+        return "done"
+    if tx.discard:
+        vs.stats.discard += 1
+        client.transport.abort()
+        return "done"
+    if tx.response is not None:
+        # request.sendResponse and connection.close(data): the data, raw, then the connection closes
+        vs.stats.direct_replies += 1
+        client.answer(tx.response.body)
+        return "done"
+    if tx.request_changed:
+        client.pending = [tx.request_body] if tx.request_body else []
+    if tx.pool:
+        client.pool = engine.pools.get(tx.pool)
+        if client.pool is not None and tx.node:
+            client.tried = {n.address for n in client.pool.nodes if n.address != tx.node}
+    if tx.avoid_nodes:
+        client.tried.update(tx.avoid_nodes)
+    if tx.persistence_class is not None:
+        client.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
+        client.persist_set = True
+    elif tx.persistence_key is not None and client.pool is not None and client.pool.persistence is None:
+        client.persist = engine.universal_persistence
+        client.persist_set = True
+    client.persist_key = tx.persistence_key
+    if tx.settings:
+        _apply_settings(client, tx.settings)
+    ex = GenericExchange(client, tx)
+    if tx.rate_class is not None and not _rate_admit(client, ex):
+        return "done"  # queued: the rate class's timer sends it on (_after_rate -> _proceed)
+    if tx.delay > 0:
+        client.loop.call_later(tx.delay, _proceed, client, ex)
+        return "done"
+    return None
+
+
+def run_generic_response_rules(client, data: bytes) -> tuple[bytes | None, bool]:
+    """Run the response rules on one piece of node data: (the data to send the client, close afterwards).
+
+    The data is None when the rules ended the connection (connection.discard, an aborted rule).
+    """
+    engine = client.engine
+    state = engine.rule_state
+    tx = client.tx
+    if tx is None:
+        tx = client.tx = new_generic_transaction(client, b"")
+    tx.response_body = data
+    tx.response_changed = False
+    tx.response = None
+    tx.finished = False
+    tx.pool = client.pool.name if client.pool is not None else None
+    tx.node = client.node.address if client.node is not None else None
+    for rule in client.vs.response_rules:
+        rule.run(tx, state, phase="response")
+        if tx.finished or tx.errors:
+            break
+    failed = bool(tx.errors)
+    if failed or tx.logs or state.events:
+        _log(engine, tx)
+    if tx.discard or failed:
+        if tx.discard:
+            client.vs.stats.discard += 1
+        return None, True
+    if tx.response is not None:  # connection.close(data) / request.sendResponse in a response rule
+        return tx.response.body, True
+    out = tx.response_body if tx.response_changed and tx.response_body is not None else data
+    return out, tx.close_after

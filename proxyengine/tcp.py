@@ -1,7 +1,9 @@
 """Generic TCP virtual servers (stream, client_first, server_first, ssl pass-through) and UDP.
 
 Bytes pass through untouched; each side's full write buffer pauses reading on the other; a FIN from one
-side is passed on as a FIN (half-close) and the pair closes when both directions are done.
+side is passed on as a FIN (half-close) and the pair closes when both directions are done. A virtual server
+with rules runs them through rulehooks (when, and on what data, is explained there): request rules before the
+node is chosen, response rules on the node's data.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import ssl
 import time
 
 from .pools import DISCARD_POOL, Node, Pool
+from .rulehooks import run_generic_request_rules, run_generic_response_rules
 
 PAUSE_PEER = 1
 PAUSE_THROTTLE = 4
 PAUSE_WAIT = 8  # client_first: data read before the node is connected waits here
+FIRST_DATA_PROTOCOLS = ("client_first", "ssl")  # with request rules, these wait for the client's first data
 BULK_WRITE_HIGH = 1 << 20  # PERFORMANCE-NOTES: 64 KiB made bulk transfers pause constantly
 
 
@@ -75,15 +79,26 @@ class TcpClientProtocol(_Side):
         self.started = time.monotonic()
         self.client_ip = ""
         self.client_port = 0
+        self.local_ip = ""
+        self.local_port = 0
         self.throttle = None
         self.idle_timer = None
         self.connect_task = None
+        # rules
+        self.rules_pending = False  # request rules still to run (they wait for the client's first data)
+        self.tx = None  # the rules' Transaction, kept for the response rules
+        self.connection_data: dict = {}
+        self.persist = None  # a persistence class the rules chose (None with persist_set: none at all)
+        self.persist_set = False
+        self.persist_key: str | None = None
 
     def connection_made(self, transport):
         self.transport = transport
         transport.set_write_buffer_limits(high=BULK_WRITE_HIGH)
         peer = transport.get_extra_info("peername") or ("", 0)
         self.client_ip, self.client_port = peer[0], peer[1]
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.local_ip, self.local_port = sock[0], sock[1]
         vs = self.vs
         vs.connection_opened()
         if vs.max_conn_reached() or vs.engine.connections_full():
@@ -95,16 +110,57 @@ class TcpClientProtocol(_Side):
         self.pool = vs.pool
         if vs.cfg.protocol == "server_first" and vs.cfg.server_first_banner:
             transport.write(vs.cfg.server_first_banner.encode("latin-1") + b"\r\n")
-        if vs.cfg.protocol != "client_first":
+        first_data = vs.cfg.protocol == "client_first" or (vs.request_rules and vs.cfg.protocol in FIRST_DATA_PROTOCOLS)
+        if vs.request_rules:
+            self.rules_pending = True
+            if not first_data:
+                self._run_request_rules(final=True)
+                return
+        if not first_data:
             self._choose()
         elif vs.cfg.connect_timeout:
             self.idle_timer = self.loop.call_later(vs.cfg.connect_timeout, self._no_first_data)
 
     def _no_first_data(self):
         self.idle_timer = None
-        if self.peer is None and not self.pending:
+        if self.peer is None and (not self.pending or self.rules_pending):
             self.vs.stats.connect_timed_out += 1
             self.close()
+
+    def _run_request_rules(self, final: bool) -> None:
+        action = run_generic_request_rules(self, b"".join(self.pending), final)
+        if action == "wait":
+            return  # more data runs them again; connect_timeout (_no_first_data) bounds the wait
+        self.rules_pending = False
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if action is None:
+            self._choose()
+        else:
+            self.connecting = True  # answered, dropped, or held by the rules: _dispatch goes on
+
+    # -- called by rulehooks for a connection its rules held (rate class, connection.sleep) or ended -------------
+
+    def _dispatch(self, ex) -> None:
+        self.connecting = False
+        self._choose()
+
+    def _error(self, ex, status: int, message: str) -> None:
+        self.vs.stats.connection_errors += 1
+        self.close()
+
+    def _flush(self) -> None:
+        pass
+
+    def answer(self, data: bytes) -> None:
+        """Send ``data`` as it is and close (request.sendResponse, connection.close(data))."""
+        self.pending = []
+        if data:
+            self.transport.write(data)
+            self.bytes_out += len(data)
+            self.vs.stats.bytes_out += len(data)
+        self.close()
 
     def data_received(self, data):
         n = len(data)
@@ -118,9 +174,12 @@ class TcpClientProtocol(_Side):
             self._throttle(n, self)
             return
         self.pending.append(data)
-        if sum(map(len, self.pending)) > self.vs.cfg.max_client_buffer:
+        full = sum(map(len, self.pending)) > self.vs.cfg.max_client_buffer
+        if full:
             self.pause(PAUSE_WAIT)
-        if not self.connecting and self.peer is None:
+        if self.rules_pending:
+            self._run_request_rules(final=full)
+        elif not self.connecting and self.peer is None:
             if self.idle_timer is not None:
                 self.idle_timer.cancel()
                 self.idle_timer = None
@@ -135,6 +194,8 @@ class TcpClientProtocol(_Side):
             if peer.transport.can_write_eof():
                 peer.transport.write_eof()
             return True
+        if self.rules_pending and self.pending:
+            self._run_request_rules(final=True)  # no more data will come for a rule that waits for some
         return True  # the node is not connected yet: pass the FIN on once it is
 
     def connection_lost(self, exc):
@@ -177,10 +238,10 @@ class TcpClientProtocol(_Side):
             return
         now = time.time()
         node = None
-        pers = pool.persistence
+        pers = self.persist if self.persist_set else pool.persistence
         key = None
-        if pers is not None and pers.type in ("ip", "ssl"):
-            key, addr = pers.find(pool, self.client_ip, None, None)
+        if pers is not None and (pers.type in ("ip", "ssl") or self.persist_key is not None):
+            key, addr = pers.find(pool, self.client_ip, None, self.persist_key)
             cand = pool.by_address.get(addr) if addr else None
             if cand is not None and cand.address not in self.tried and pool.usable_persistent(cand, now):
                 node = cand
@@ -291,9 +352,20 @@ class TcpNodeProtocol(_Side):
         node = client.node
         if node is not None:
             node.bytes_from_node += n
-        if client.transport is not None and not client.closed:
+        if client.transport is None or client.closed:
+            return
+        if client.vs.response_rules:
+            data, close = run_generic_response_rules(client, data)
+            if data is None:
+                client.transport.abort()
+                return
             client.transport.write(data)
-            client._throttle(n, self)
+            if close:
+                client.close()
+                return
+        else:
+            client.transport.write(data)
+        client._throttle(n, self)
 
     def eof_received(self):
         self.eof = True

@@ -205,10 +205,18 @@ def request_endsWith(c: RunContext, regex) -> int:
     return 1
 
 
+def _wants_more(c: RunContext) -> None:
+    # On a generic virtual server vTM's read waits for the data; the engine runs the rules again when it comes.
+    if c.tx.protocol == "generic":
+        c.tx.rule_vars["needs_more_data"] = True
+
+
 @builtin("request.get", ctx=True)
 def request_get(c: RunContext, count=0) -> str:
     data = _data(c.tx.request_body)
     n = to_int(count)
+    if n > len(data):
+        _wants_more(c)
     return data[:n] if n > 0 else data
 
 
@@ -229,6 +237,8 @@ def _get_line(data: str, regex: Any, offset: Any) -> tuple[str, int]:
 @builtin("request.getLine", ctx=True)
 def request_getLine(c: RunContext, regex="\n", offset=0) -> str:
     line, end = _get_line(_data(c.tx.request_body), regex, offset)
+    if end < 0:
+        _wants_more(c)
     c.captures = (line, str(end))
     return line
 
