@@ -76,3 +76,12 @@ def test_valid_key_lifts_the_limits_and_is_shown(api, issuer):
     shown = api.get("/api/tm/8.3/status/local_tm/license").json()["license"]
     assert shown["edition"] == "licensed" and shown["bandwidth_limit_kbps"] == 0
     assert shown["licensee"] == "Example Ltd"
+
+
+def test_community_edition_caps_the_cluster_at_four_traffic_managers(api):
+    for i in range(3):
+        assert api.put(f"{BASE}/traffic_managers/tm-extra-{i}", {"properties": {}}, format="json").status_code == 201
+    r = api.put(f"{BASE}/traffic_managers/tm-fifth", {"properties": {}}, format="json")
+    assert r.status_code == 400
+    assert "at most 4 traffic managers" in r.json()["error_text"]
+    assert api.get(f"{BASE}/traffic_managers/tm-fifth").status_code == 404

@@ -119,6 +119,8 @@ def config_object_put(*, otype: ObjectType, name: str, value, reason: str = "") 
         name = GLOBAL_SETTINGS_NAME
     obj = otype.model.objects.select_for_update().filter(name=name).first()
     created = obj is None
+    if created and otype.path == "traffic_managers":
+        cluster_size_check(members=otype.model.objects.count() + 1)
     if otype.raw:
         new = validate_object(otype=otype, name=name, value=value, stored=None if created else {})
         obj = obj or otype.model(name=name)
@@ -140,6 +142,16 @@ def config_object_put(*, otype: ObjectType, name: str, value, reason: str = "") 
         value=obj.text if otype.raw else _public(otype, obj.properties),
         warnings=object_warnings(otype=otype, name=name),
     )
+
+
+def cluster_size_check(*, members: int) -> None:
+    """The license caps the cluster's size (Community Edition: 4 traffic managers)."""
+    from vtmadmin.services.licensing import license_limits
+
+    limit = license_limits()["max_cluster_size"]
+    if members > limit:
+        raise SchemaErrors({}, f"The license in force allows a cluster of at most {limit} traffic managers; "
+                               f"this would make {members}")
 
 
 def references_to(*, otype: ObjectType, name: str) -> list[str]:

@@ -109,6 +109,14 @@ def document_validate(text_or_dict) -> dict:
         else:
             for name, value in objects.items():
                 errors += _object_errors(path, name, value)
+    tms = config.get("traffic_managers")
+    if isinstance(tms, dict):
+        from vtmadmin.services.config import cluster_size_check
+
+        try:
+            cluster_size_check(members=len(tms))
+        except SchemaErrors as e:
+            errors.append({"type": "traffic_managers", "error_text": e.text})
     if errors:
         raise DocumentInvalid(errors)
     return document
