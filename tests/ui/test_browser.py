@@ -64,6 +64,7 @@ def browser(tmp_path):
                 "--disable-component-update", "--no-first-run", "--disable-sync", "--ignore-certificate-errors",
                 "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     driver.implicitly_wait(5)
     yield driver
@@ -106,6 +107,9 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
     assert Select(browser.find_element(By.NAME, "protocol")).first_selected_option.text == "HTTP"
     port = browser.find_element(By.NAME, "port")
     assert port.get_attribute("value") == "80"
+    Select(browser.find_element(By.NAME, "protocol")).select_by_value("https")  # the port follows the protocol
+    assert port.get_attribute("value") == "443"
+    Select(browser.find_element(By.NAME, "protocol")).select_by_value("http")
     port.clear()
     port.send_keys(f"{service_port}\n")  # Enter in a field means Next, not Cancel
     wait.until(lambda d: "/wizards/new-service/nodes/" in d.current_url)
@@ -160,3 +164,6 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
     browser.find_element(By.CSS_SELECTOR, "form.form button.primary").click()
     wait.until(lambda d: "/config/pools/web/" in d.current_url and "Saved pool" in d.page_source)
     assert "draining" in browser.find_element(By.ID, "nodes").text
+    # nothing on these pages broke the Content-Security-Policy
+    problems = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
+    assert not problems, problems

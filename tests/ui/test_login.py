@@ -75,6 +75,9 @@ def test_security_headers_and_cookies(anon):
     assert page["X-Frame-Options"] == "DENY"
     assert "max-age=31536000" in page["Strict-Transport-Security"]
     assert page["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self';" in page["Content-Security-Policy"] and "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assert "<script>" not in page.content.decode()  # so no inline script is needed
+    assert "Content-Security-Policy" not in anon.get("/api/tm/8.3/config/active/pools/")
 
 
 def test_forms_need_the_csrf_token(tm):

@@ -11,3 +11,20 @@ document.addEventListener("click", function (e) {
     if (!menu.contains(e.target)) menu.removeAttribute("open");
   });
 });
+
+// Forms that ask before they act (restore or delete a backup): data-confirm holds the question.
+document.addEventListener("submit", function (e) {
+  const question = e.target.dataset && e.target.dataset.confirm;
+  if (question && !window.confirm(question)) e.preventDefault();
+});
+
+// The wizard's port follows the protocol's usual port until the user types one of their own.
+document.addEventListener("DOMContentLoaded", function () {
+  const form = document.querySelector("form[data-default-ports]");
+  if (!form) return;
+  const ports = JSON.parse(form.dataset.defaultPorts);
+  const protocol = form.querySelector("[name=protocol]"), port = form.querySelector("[name=port]");
+  let touched = false;
+  port.addEventListener("input", function () { touched = true; });
+  protocol.addEventListener("change", function () { if (!touched && ports[protocol.value]) port.value = ports[protocol.value]; });
+});
