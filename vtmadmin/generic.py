@@ -8,7 +8,7 @@ Forms never validate on their own: `ConfigObjectForm.clean()` runs the services'
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -223,7 +223,6 @@ class ObjectPage:
     view_template: str = "generic/object.html"
     edit_template: str = "generic/object_edit.html"
     extra_context: Callable[[str], dict] | None = None
-    view_actions: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def otype(self) -> ObjectType:

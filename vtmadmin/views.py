@@ -89,6 +89,8 @@ def handler403(request, exception=None):
 
 
 def login_view(request):
+    if request.method == "GET" and request.user.is_authenticated and not request.GET.get("timeout"):
+        return redirect("home")
     form = LoginForm(request.POST or None)
     error = ""
     status = 200
@@ -410,5 +412,6 @@ def system_backup_delete(request, name):
 
 
 def system_audit_log(request):
-    revisions = ConfigRevision.objects.order_by("-number").only("number", "reason", "created", "digest")[:200]
+    revisions = (ConfigRevision.objects.order_by("-number").only("number", "reason", "created", "digest")
+                 .prefetch_related("pushes")[:200])
     return render(request, "system/audit_log.html", {"revisions": revisions})

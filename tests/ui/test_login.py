@@ -18,6 +18,7 @@ def test_login_then_home_then_logout(anon):
                                                           "next": "/config/pools/"})
     assert response.status_code == 302 and response["Location"] == "/config/pools/"
     assert anon.get("/").status_code == 200
+    assert anon.get("/login/")["Location"] == "/"  # already logged in
     assert anon.get("/logout/").status_code == 405  # logging out is a POST (CSRF-protected)
     response = anon.post("/logout/", follow=True)
     assert b"You have logged out" in response.content
