@@ -994,9 +994,11 @@ class HttpNodeProtocol(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         transport.set_write_buffer_limits(high=1 << 20)
+        self.node.active.add(self)  # node.close_on_death closes it when the node fails (pools.Node.close_all)
 
     def connection_lost(self, exc):
         self.transport = None
+        self.node.active.discard(self)
         if self.idle_timer is not None:
             self.idle_timer.cancel()
             self.idle_timer = None
