@@ -415,7 +415,7 @@ class Engine:
                 node.failures += 1
                 node.failed_since = now
                 if pool.cfg.close_on_death:
-                    node.close_idle()
+                    node.close_all()
                 if log:
                     self.events.node_failed(pool_name, node.address, f"monitor {monitor}: {why}")
             elif alive and not was_alive and log:

@@ -79,7 +79,11 @@ async def check_ping(host: str, port: int, cfg: MonitorConfig) -> str:
             while True:
                 data = await loop.sock_recv(sock, 2048)
                 if _icmp_mode == "raw":
+                    # a raw socket sees every ICMP packet of the host (other monitors' replies, our own
+                    # request on loopback): only the reply to this echo request counts
                     data = data[(data[0] & 0x0F) * 4:]
+                    if len(data) < 8 or data[0] != 0 or struct.unpack("!H", data[4:6])[0] != ident:
+                        continue
                 if data and data[0] == 0:  # echo reply (dgram sockets rewrite the id to the socket's)
                     return "echo reply"
     except TimeoutError:

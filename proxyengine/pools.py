@@ -28,6 +28,8 @@ class Node:
         "bytes_to_node", "bytes_from_node", "rt_ewma", "rt_min", "rt_max", "rt_sum", "rt_count",
         # keep-alive connections to this node (HttpNodeProtocol), most recently used last
         "idle",
+        # open connections to this node with a ``close()`` (node.close_on_death closes them when it fails)
+        "active",
     )  # fmt: skip
 
     def __init__(self, entry: NodeEntry):
@@ -56,6 +58,7 @@ class Node:
         self.rt_sum = 0.0
         self.rt_count = 0
         self.idle: list = []
+        self.active: set = set()
 
     def alive(self, now: float) -> bool:
         return not self.monitor_failed and self.passive_failed_until <= now
@@ -82,6 +85,13 @@ class Node:
         idle, self.idle = self.idle, []
         for conn in idle:
             conn.close()
+
+    def close_all(self) -> None:
+        """node.close_on_death: the node failed, so every connection to it goes, busy or idle."""
+        self.close_idle()
+        for conn in list(self.active):
+            conn.close()
+        self.active.clear()
 
 
 # -- algorithms: choose(candidates) -> Node; candidates is never empty -------------------------------------------

@@ -339,10 +339,14 @@ class TcpNodeProtocol(_Side):
     def __init__(self, client: TcpClientProtocol):
         super().__init__()
         self.client = client
+        self.node: Node | None = None
 
     def connection_made(self, transport):
         self.transport = transport
         transport.set_write_buffer_limits(high=BULK_WRITE_HIGH)
+        self.node = self.client.node
+        if self.node is not None:
+            self.node.active.add(self)
 
     def data_received(self, data):
         client = self.client
@@ -380,6 +384,8 @@ class TcpNodeProtocol(_Side):
 
     def connection_lost(self, exc):
         self.closed = True
+        if self.node is not None:
+            self.node.active.discard(self)
         client = self.peer
         if client is not None:
             client.peer = None
