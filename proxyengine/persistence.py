@@ -16,6 +16,22 @@ from .config import PersistenceConfig
 TABLE_LIMIT = 100_000  # entries per class; the oldest is forgotten first
 APP_COOKIES = {"j2ee": "JSESSIONID", "asp": "ASP.NET_SessionId"}
 X_ZEUS_COOKIE = "X-Zeus-Backend"
+TLS_CLIENT_HELLO, TLS_SERVER_HELLO = 1, 2
+
+
+def tls_hello_session_id(data: bytes, handshake_type: int) -> bytes | None:
+    """The session id in a TLS ClientHello or ServerHello at the start of ``data`` (b"" when it has none).
+
+    None when ``data`` does not start with that handshake message, or it is incomplete. SSL pass-through never
+    decrypts, so this is read from the clear-text hello records, as vTM's ssl persistence does.
+    """
+    # record: type 22, version (2), length (2); handshake: type, length (3), version (2), random (32), id length
+    if len(data) < 44 or data[0] != 22 or data[5] != handshake_type:
+        return None
+    n = data[43]
+    if n > 32 or len(data) < 44 + n:
+        return None
+    return bytes(data[44 : 44 + n])
 
 
 def parse_cookies(header_values: list[str]) -> dict[str, str]:
@@ -77,7 +93,10 @@ class Persistence:
                                                                                                            str | None]:
         """(session key, node address the session is on). The key is None when this request has no session."""
         t = self.type
-        if t in ("ip", "ssl"):  # ssl: TLS session ids are not visible to Python's ssl; the client address is
+        if t in ("ip", "ssl"):
+            # ssl on an SSL-decrypting virtual server: Python's ssl module gives a server no TLS session id
+            # (SSLObject.session is the client side's; a server's session is not exposed), so the client
+            # address stands in. SSL pass-through reads the real session id from the hellos (tcp.py).
             key = self.ip_key(client_ip)
             return key, self._get(pool.name, key)
         if t in ("universal", "named"):
@@ -105,6 +124,10 @@ class Persistence:
         if rule_key is not None:
             value = rule_key
         return value, self._get(pool.name, value)
+
+    def get(self, pool_name: str, key: str) -> str | None:
+        """The node address recorded for session ``key`` in this pool, if any."""
+        return self._get(pool_name, key)
 
     def _get(self, pool_name: str, key: str) -> str | None:
         k = f"{pool_name}\0{key}"

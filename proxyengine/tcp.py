@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import time
 
+from .persistence import TLS_CLIENT_HELLO, TLS_SERVER_HELLO, tls_hello_session_id
 from .pools import DISCARD_POOL, Node, Pool
 from .rulehooks import run_generic_request_rules, run_generic_response_rules
 
@@ -91,6 +92,8 @@ class TcpClientProtocol(_Side):
         self.persist = None  # a persistence class the rules chose (None with persist_set: none at all)
         self.persist_set = False
         self.persist_key: str | None = None
+        # ssl persistence on SSL pass-through: the class to record the session the node's ServerHello names in
+        self.hello_persistence = None
 
     def connection_made(self, transport):
         self.transport = transport
@@ -110,7 +113,8 @@ class TcpClientProtocol(_Side):
         self.pool = vs.pool
         if vs.cfg.protocol == "server_first" and vs.cfg.server_first_banner:
             transport.write(vs.cfg.server_first_banner.encode("latin-1") + b"\r\n")
-        first_data = vs.cfg.protocol == "client_first" or (vs.request_rules and vs.cfg.protocol in FIRST_DATA_PROTOCOLS)
+        first_data = (vs.cfg.protocol == "client_first" or _session_ids(vs, vs.pool and vs.pool.persistence)
+                      or (vs.request_rules and vs.cfg.protocol in FIRST_DATA_PROTOCOLS))
         if vs.request_rules:
             self.rules_pending = True
             if not first_data:
@@ -239,10 +243,16 @@ class TcpClientProtocol(_Side):
         now = time.time()
         node = None
         pers = self.persist if self.persist_set else pool.persistence
-        key = None
-        if pers is not None and (pers.type in ("ip", "ssl") or self.persist_key is not None):
+        key = addr = None
+        if _session_ids(self.vs, pers):
+            # the session id the ClientHello offers (one this pool's node gave earlier, if it is resuming)
+            sid = tls_hello_session_id(b"".join(self.pending), TLS_CLIENT_HELLO)
+            addr = pers.get(pool.name, sid.hex()) if sid else None
+            self.hello_persistence = pers
+        elif pers is not None and (pers.type in ("ip", "ssl") or self.persist_key is not None):
             key, addr = pers.find(pool, self.client_ip, None, self.persist_key)
-            cand = pool.by_address.get(addr) if addr else None
+        if addr:
+            cand = pool.by_address.get(addr)
             if cand is not None and cand.address not in self.tried and pool.usable_persistent(cand, now):
                 node = cand
         if node is None:
@@ -327,10 +337,23 @@ class TcpClientProtocol(_Side):
         if self.eof and side.transport.can_write_eof():
             side.transport.write_eof()
 
+    def _server_hello(self, data: bytes) -> None:
+        """Remember which node gave the session the node's ServerHello names (TLS 1.2 session ids; TLS 1.3 and
+        session tickets echo a throwaway id, so those sessions are not persistent -- as on vTM)."""
+        pers, self.hello_persistence = self.hello_persistence, None
+        sid = tls_hello_session_id(data, TLS_SERVER_HELLO)
+        if sid and self.node is not None:
+            pers.record(self.pool.name, sid.hex(), self.node.address)
+
     def _release(self) -> None:
         node, self.node = self.node, None
         if node is not None:
             self.pool.release(node)
+
+
+def _session_ids(vs, pers) -> bool:
+    """ssl persistence on an SSL pass-through virtual server: by TLS session id, read from the hellos."""
+    return pers is not None and pers.type == "ssl" and vs.cfg.protocol == "ssl"
 
 
 class TcpNodeProtocol(_Side):
@@ -358,6 +381,8 @@ class TcpNodeProtocol(_Side):
             node.bytes_from_node += n
         if client.transport is None or client.closed:
             return
+        if client.hello_persistence is not None:
+            client._server_hello(data)
         if client.vs.response_rules:
             data, close = run_generic_response_rules(client, data)
             if data is None:

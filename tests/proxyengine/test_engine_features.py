@@ -299,3 +299,66 @@ def test_close_on_death_cuts_a_request_in_flight_to_a_failed_http_node(tmp_path)
             assert r.status in (502, 503, 0) and time.monotonic() - t0 < 4  # not the node's answer 8 s later
         await a.stop()
     asyncio.run(main())
+
+
+def _tls_name_server_ctx(tmp_path, name: str) -> ssl.SSLContext:
+    pub, priv = make_cert(name)
+    (tmp_path / f"{name}.pem").write_text(pub + priv)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / f"{name}.pem")
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.options |= ssl.OP_NO_TICKET  # sessions by id, kept by the server
+    return ctx
+
+
+class NameOverTls(asyncio.Protocol):
+    def __init__(self, name: bytes):
+        self.name = name
+
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, data):
+        self.t.write(self.name)
+
+
+def test_ssl_pass_through_persistence_follows_the_tls_session_id(tmp_path):
+    import socket as sk
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # one client context: its sessions can be resumed
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+
+    def connect(port, session=None):
+        with sk.create_connection(("127.0.0.1", port), 5) as raw, ctx.wrap_socket(raw, session=session) as s:
+            s.sendall(b"?")
+            got, session, reused = s.recv(10), s.session, s.session_reused
+            s.unwrap()  # close_notify: a session ended by a bare EOF is not resumable
+            return got, session, reused
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        servers, addrs = [], []
+        for name in ("a", "b"):
+            p = free_port()
+            servers.append(await loop.create_server(lambda n=name: NameOverTls(n.encode()), "127.0.0.1", p,
+                                                    ssl=_tls_name_server_ctx(tmp_path, name)))
+            addrs.append(f"127.0.0.1:{p}")
+        port = free_port()
+        doc = engine_json(
+            tmp_path,
+            pools={"tls": pool(addrs, basic={"persistence_class": "sessions"})},
+            virtual_servers={"tls": vserver(port, "tls", protocol="ssl")},
+            persistence={"sessions": {"properties": {"basic": {"type": "ssl"}}}},
+        )
+        async with RunningEngine(tmp_path, doc):
+            first, s1, _ = await asyncio.to_thread(connect, port)
+            second, s2, _ = await asyncio.to_thread(connect, port)
+            assert {first, second} == {b"a", b"b"}  # two sessions from one address: not ip persistence
+            for _ in range(3):
+                for name, session in ((first, s1), (second, s2)):
+                    got, _, reused = await asyncio.to_thread(connect, port, session)
+                    assert (got, reused) == (name, True)  # back on the node that holds the session
+        for s in servers:
+            s.close()
+    asyncio.run(main())
