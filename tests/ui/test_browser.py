@@ -161,9 +161,13 @@ def test_wizard_in_a_real_browser_serves_the_new_service(node, backend, browser)
     # drain the node from the pool's edit page and see it on the pool's page
     browser.get(f"{ui}/config/pools/web/edit/")
     Select(browser.find_element(By.NAME, "nodes-0-state")).select_by_value("draining")
+    for _ in range(4):  # more rows than the blank ones the page starts with
+        browser.find_element(By.ID, "add-node-row").click()
+    browser.switch_to.active_element.send_keys("10.9.9.9:8080")  # the new row has the focus
     browser.find_element(By.CSS_SELECTOR, "form.form button.primary").click()
     wait.until(lambda d: "/config/pools/web/" in d.current_url and "Saved pool" in d.page_source)
-    assert "draining" in browser.find_element(By.ID, "nodes").text
+    nodes = browser.find_element(By.ID, "nodes").text
+    assert "draining" in nodes and "10.9.9.9:8080" in nodes
     # nothing on these pages broke the Content-Security-Policy
     problems = [e for e in browser.get_log("browser") if "Content Security Policy" in e.get("message", "")]
     assert not problems, problems

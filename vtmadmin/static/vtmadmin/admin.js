@@ -28,3 +28,24 @@ document.addEventListener("DOMContentLoaded", function () {
   port.addEventListener("input", function () { touched = true; });
   protocol.addEventListener("change", function () { if (!touched && ports[protocol.value]) port.value = ports[protocol.value]; });
 });
+
+// A pool's nodes table: "Add a node row" appends a blank row (the formset's empty form) and focuses it.
+document.addEventListener("DOMContentLoaded", function () {
+  const button = document.getElementById("add-node-row");
+  if (!button) return;
+  const prefix = button.dataset.prefix, total = document.querySelector(`[name="${prefix}-TOTAL_FORMS"]`);
+  const template = document.getElementById("node-row-template"), body = document.querySelector("#nodes-table tbody");
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    const index = Number(total.value);
+    const row = template.content.firstElementChild.cloneNode(true);
+    row.querySelectorAll("[name], [id], [for]").forEach(function (el) {
+      for (const attr of ["name", "id", "for"]) {
+        if (el.hasAttribute(attr)) el.setAttribute(attr, el.getAttribute(attr).replace("__prefix__", index));
+      }
+    });
+    body.appendChild(row);
+    total.value = index + 1;
+    row.querySelector("input").focus();
+  });
+});
