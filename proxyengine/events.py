@@ -48,6 +48,37 @@ class EventLog:
 _LOG_TOKEN = None
 
 
+class _Peer:
+    __slots__ = ("client_ip",)
+
+    def __init__(self, client_ip: str) -> None:
+        self.client_ip = client_ip
+
+
+class _Pool:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Connection:
+    """A generic connection in the shape AccessLog.format reads an HTTP exchange in."""
+
+    __slots__ = ("pool", "node", "req_bytes", "resp_bytes", "started", "headers", "method", "url", "version",
+                 "status")
+
+    def __init__(self, pool: str, node: str, bytes_in: int, bytes_out: int, started: float) -> None:
+        self.pool = _Pool(pool) if pool else None
+        self.node = node
+        self.req_bytes, self.resp_bytes = bytes_in, bytes_out
+        self.started = started
+        self.headers: list = []
+        self.method = self.url = b""
+        self.version = ""
+        self.status = 0
+
+
 class AccessLog:
     """An access log for one virtual server; lines are batched and written once a second (never per request)."""
 
@@ -68,6 +99,11 @@ class AccessLog:
         self.pending.append(self.format(client, ex))
         if len(self.pending) >= 1000:
             self.flush()
+
+    def add_connection(self, client_ip: str, pool: str, node: str, bytes_in: int, bytes_out: int,
+                       started: float) -> None:
+        """A generic (TCP/UDP) connection: one line with the fields that mean something without HTTP."""
+        self.add(_Peer(client_ip), _Connection(pool, node, bytes_in, bytes_out, started))
 
     def format(self, client, ex) -> str:
         out = []
@@ -97,9 +133,11 @@ class AccessLog:
         if code == "t":
             return time.strftime("[%d/%b/%Y:%H:%M:%S %z]")
         if code == "r":
+            if not ex.method:  # a generic connection
+                return "-"
             return f"{ex.method.decode('latin-1')} {ex.url.decode('latin-1')} HTTP/{ex.version}"
         if code == "s":
-            return str(ex.status)
+            return str(ex.status) if ex.status else "-"
         if code == "b":
             return str(ex.resp_bytes) if ex.resp_bytes else "-"
         if code == "v":

@@ -55,16 +55,18 @@ class Stats:
                 client.client_ip, client.client_port, ex.method, ex.url, ex.status, ex.req_bytes, ex.resp_bytes,
                 time.monotonic() - ex.started,
             ))  # fmt: skip
-        if vs.access_log is not None:
+        if vs.access_log is not None and (ex.tx is None or ex.tx.log_enabled):  # request.setLogEnabled(0)
             vs.access_log.add(client, ex)
 
     def connection_done(self, vs, client_ip: str, client_port: int, pool: str, node: str, bytes_in: int,
-                        bytes_out: int, started: float, status: str = "closed") -> None:
-        """A generic (TCP/UDP) connection ended."""
+                        bytes_out: int, started: float, status: str = "closed", log: bool = True) -> None:
+        """A generic (TCP/UDP) connection ended; ``log`` is false when a rule said not to log it."""
         if vs.cfg.recent_connections_enabled:
             self.next_id += 1
             self.recent.append((self.next_id, time.time(), vs.name, pool, node, client_ip, client_port, b"", b"",
                                 status, bytes_in, bytes_out, time.monotonic() - started))
+        if vs.access_log is not None and log:
+            vs.access_log.add_connection(client_ip, pool, node, bytes_in, bytes_out, started)
 
     def recent_connections(self, limit: int = 100) -> list[dict]:
         out = []

@@ -215,7 +215,8 @@ class TcpClientProtocol(_Side):
         self._release()
         self.engine.stats.connection_done(self.vs, self.client_ip, self.client_port,
                                           self.pool.name if self.pool else "",
-                                          self._node_addr, self.bytes_in, self.bytes_out, self.started)
+                                          self._node_addr, self.bytes_in, self.bytes_out, self.started,
+                                          log=self.tx is None or self.tx.log_enabled)
 
     _node_addr = ""
 

@@ -95,9 +95,11 @@ def test_access_log_per_virtual_server_with_its_format_and_file(tmp_path):
         doc = engine_json(
             tmp_path,
             pools={"web": pool([a.address])},
+            rules={"nolog": 'if (http.getPath() == "/health") { request.setLogEnabled(0); }'},
             virtual_servers={
                 "site": vserver(port, log={"enabled": True, "filename": str(log_file),
-                                           "format": '%h "%r" %s %b %v %n "%{User-Agent}i"'}),
+                                           "format": '%h "%r" %s %b %v %n "%{User-Agent}i"'},
+                                basic={"request_rules": ["nolog"]}),
                 "quiet": vserver(quiet),  # log.enabled is off by default
             },
         )
@@ -105,6 +107,7 @@ def test_access_log_per_virtual_server_with_its_format_and_file(tmp_path):
             assert (await get(port, "/one?x=1", headers={"User-Agent": "probe/1"})).status == 200
             assert (await get(port, "/two", method="HEAD")).status == 200
             assert (await get(quiet, "/not-logged")).status == 200
+            assert (await get(port, "/health")).status == 200  # request.setLogEnabled(0)
             path = tmp_path / "logs" / "site.access"
             assert await wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 2, 5)
         lines = path.read_text().splitlines()

@@ -189,3 +189,22 @@ def test_connection_sleep_holds_the_connection_then_it_goes_on(tmp_path):
         a.stop()
         b.stop()
     asyncio.run(main())
+
+
+def test_generic_connections_are_access_logged_unless_a_rule_says_not_to(tmp_path):
+    rule = 'if (string.startsWith(request.get(), "quiet")) { request.setLogEnabled(0); }'
+    async def main():
+        log = tmp_path / "gen.log"
+        a, b, port, doc = await two_pools(tmp_path, {"quiet": rule}, request=["quiet"],
+                                          log={"enabled": True, "filename": str(log), "format": "%h %v %n %r %s %b"})
+        async with RunningEngine(tmp_path, doc) as eng:
+            assert await talk(port, b"hello") == b"a:hello"
+            assert await talk(port, b"quiet please") == b"a:quiet please"
+            await asyncio.sleep(0.2)  # both connections closed on the engine's side
+            for vs in eng.engine.all_virtual_servers():
+                if vs.access_log is not None:
+                    vs.access_log.flush()
+            assert log.read_text().splitlines() == ["127.0.0.1 gen a - - 7"]
+        a.stop()
+        b.stop()
+    asyncio.run(main())
