@@ -22,6 +22,7 @@ from vtmadmin import schema
 from vtmadmin.registry import TYPES, ObjectType
 from vtmadmin.schema import SchemaErrors
 from vtmadmin.services.config import (
+    PROTECTED,
     ObjectInUse,
     ObjectNotFound,
     ObjectProtected,
@@ -316,7 +317,8 @@ class ObjectDeleteView(PageView):
         require_change(request, self.page.path)
         stored_value(self.page.otype, name)
         return render(request, "generic/object_delete.html", self.context(
-            name=name, dependents=references_to(otype=self.page.otype, name=name)))
+            name=name, dependents=references_to(otype=self.page.otype, name=name),
+            protected=(self.page.path, name) in PROTECTED))
 
     def post(self, request, name):
         require_change(request, self.page.path)

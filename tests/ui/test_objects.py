@@ -121,6 +121,8 @@ def test_delete_confirmation_names_dependents(ui):
 
 
 def test_built_in_objects_cannot_be_deleted(ui):
+    page = ui.get("/config/pools/discard/delete/").content.decode()
+    assert "is built in and cannot be deleted" in page and 'class="danger"' not in page
     response = ui.post("/config/pools/discard/delete/", follow=True)
     assert b"built in and cannot be deleted" in response.content
     assert POOLS.objects.filter(name="discard").exists()
