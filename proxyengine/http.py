@@ -178,6 +178,7 @@ class HttpClientProtocol(asyncio.Protocol):
         self.cur: Exchange | None = None  # the exchange whose body is arriving
         self.body_left = 0
         self.chunks: ChunkedReader | None = None
+        self.to_start: Exchange | None = None  # routed once all of this read is framed (so checked)
 
     # -- transport callbacks ----------------------------------------------------------------------------------
 
@@ -221,6 +222,13 @@ class HttpClientProtocol(asyncio.Protocol):
         except HttpError as e:
             self._bad_request(e.status, str(e))
             return
+        ex = self.to_start
+        if ex is not None:
+            # routing waits for the end of the read: a request whose body is malformed in the same read is
+            # refused before its head goes anywhere
+            self.to_start = None
+            if not ex.dead and self.exchanges and self.exchanges[0] is ex:
+                self._start(ex)
         self._flush()
 
     def _consume(self, data: bytes) -> None:
@@ -296,7 +304,7 @@ class HttpClientProtocol(asyncio.Protocol):
         self.vs.stats.total_requests += 1
         self.exchanges.append(ex)
         if len(self.exchanges) == 1:
-            self._start(ex)
+            self.to_start = ex
         elif len(self.exchanges) > MAX_PIPELINE:
             self.pause(PAUSE_PIPELINE)
 
@@ -742,6 +750,7 @@ class HttpClientProtocol(asyncio.Protocol):
         whatever the client meant by the bad one."""
         self.vs.stats.connection_errors += 1
         self.buf = b""
+        self.to_start = None
         if self.exchanges and self.exchanges[0].response_started:
             self._flush()
             self.transport.close()

@@ -19,18 +19,15 @@ REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x22\x24-\x7e]+) HTTP/([0-
 STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: ([\t\x20-\x7e\x80-\xff]*))?")
 # every header line a token, a colon, and a value of VCHAR / obs-text / SP / HTAB (used for trailer lines)
 FIELDS = re.compile(rb"(?:" + TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
-# a header line starts with a token and a colon: one that does not (obs-fold, a first line starting with
-# whitespace, whitespace before the colon, no colon) is counted out by comparing matches with lines
-LINE_START = re.compile(rb"\n" + TOKEN + rb":")
-TEXT = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t"  # what a field line may hold besides CRLF
-# the fields framing and proxying care about (found with bytes.find on the lower-cased block, not a regex
-# over every position); everything else passes through untouched
-REQUEST_NAMES = tuple(b"\n" + n + b":" for n in (b"host", b"content-length", b"transfer-encoding", b"connection",
-                      b"upgrade", b"expect", b"te", b"trailer", b"keep-alive", b"proxy-connection"))  # fmt: skip
-X_NAMES = tuple(b"\n" + n + b":" for n in (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-port",
-                                           b"x-cluster-client-ip"))  # fmt: skip
-RESPONSE_NAMES = tuple(b"\n" + n + b":" for n in (b"content-length", b"transfer-encoding", b"connection",
-                       b"upgrade", b"te", b"trailer", b"keep-alive", b"proxy-connection"))  # fmt: skip
+# a whole header block: field lines (a token, a colon, VCHAR / obs-text / SP / HTAB), then the empty line; so a bare
+# CR or LF, a control character, obs-fold, a first line starting with whitespace, whitespace before a colon all fail
+BLOCK = re.compile(rb"(?:" + TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*\r\n")
+# the fields framing and proxying care about, found in the lower-cased block (findall, then a find for each one
+# found: match objects from finditer cost more than the rest of the scan); everything else passes through untouched
+REQUEST_NAMES = re.compile(rb"\n(host|c(?:ontent-length|onnection)|t(?:ransfer-encoding|e|railer)|upgrade|expect"
+                           rb"|keep-alive|proxy-connection|x-(?:forwarded-(?:for|proto|port)|cluster-client-ip)):")
+RESPONSE_NAMES = re.compile(rb"\n(c(?:ontent-length|onnection)|t(?:ransfer-encoding|e|railer)|upgrade|keep-alive"
+                            rb"|proxy-connection):")
 HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 ABSOLUTE = re.compile(rb"(?i:https?)://([^/?#@]+)([^#]*)")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*" + TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN +
@@ -63,7 +60,9 @@ class HttpError(Exception):
 
 
 def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
-    """A head still incomplete in ``buf``: is it already over a limit?"""
+    """A head still incomplete in ``buf``: is it already over a limit, or broken (a bare LF: it would never end)?"""
+    if b"\n" in buf and buf.count(b"\n") != buf.count(b"\r\n"):
+        return HttpError(400, "line ending without CR")
     eol = buf.find(b"\r\n")
     if eol < 0:
         return HttpError(414, "request line too long") if len(buf) > limits.max_url_length + 64 else None
@@ -91,28 +90,40 @@ class RequestHead:
         self.tokens: set[bytes] = set()
 
 
-def scan_fields(block: bytes, names: tuple[bytes, ...], status: int) -> list[tuple[int, int, bytes, bytes]]:
-    """Validate a header block (field lines, then the empty line) and locate the fields named in ``names``:
+def scan_fields(block: bytes, names: re.Pattern, status: int) -> list[tuple[int, int, bytes, bytes]]:
+    """Validate a header block (field lines, then the empty line) and locate the fields ``names`` matches:
     (start, end, lower-case name, value) with offsets of the whole line in ``block``, in order."""
-    bb = b"\r\n" + block
-    # C-speed checks (a regex per position is several times slower here): only CRLF pairs besides text,
-    # and every line starting with a token and a colon
-    crlf = block.count(b"\r\n")
-    controls = block.translate(None, TEXT)
-    if len(controls) != 2 * crlf or controls.count(b"\r\n") != crlf or len(LINE_START.findall(bb)) != crlf - 1:
+    if BLOCK.fullmatch(block) is None:
         raise HttpError(status, "malformed header field")
-    lb = bb.lower()
+    lb = b"\n" + block.lower()
+    found = names.findall(lb)
+    if not found:
+        return []
     fields = []
-    for name in names:
-        i = lb.find(name)
+    for name in set(found) if len(found) > 1 else found:
+        key = b"\n" + name + b":"
+        i = lb.find(key)
         while i >= 0:
-            v = i + len(name)
+            v = i + len(key)
             e = lb.find(b"\r", v)
-            fields.append((i - 1, e, name[1:-1], bb[v:e].strip(b" \t")))
-            i = lb.find(name, e)
+            fields.append((i, e + 1, name, block[v - 1 : e - 1].strip(b" \t")))
+            i = lb.find(key, e)
     if len(fields) > 1:
         fields.sort()
     return fields
+
+
+_TOKENS: dict[bytes, frozenset[bytes]] = {}
+
+
+def connection_tokens(value: bytes) -> frozenset[bytes]:
+    """The tokens of a Connection field (cached: nearly every message says keep-alive or close)."""
+    tokens = _TOKENS.get(value)
+    if tokens is None:
+        tokens = frozenset(t.strip().lower() for t in value.split(b","))
+        if len(_TOKENS) < 256:
+            _TOKENS[value] = tokens
+    return tokens
 
 
 def _content_length(values: list[bytes], status: int) -> int:
@@ -167,8 +178,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             limits.max_header_length:  # fmt: skip
         raise HttpError(431, "header field too long")
     r.block = block
-    fields = r.fields = scan_fields(block, REQUEST_NAMES + X_NAMES if b"\nx-" in block or b"\nX-" in block else
-                                    REQUEST_NAMES, 400)  # fmt: skip
+    fields = r.fields = scan_fields(block, REQUEST_NAMES, 400)
     hosts, lengths, codings = [], [], []
     for _, _, name, value in fields:
         if name == b"host":
@@ -178,7 +188,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
         elif name == b"transfer-encoding":
             codings.append(value)
         elif name == b"connection":
-            r.tokens.update(t.strip().lower() for t in value.split(b","))
+            r.tokens.update(connection_tokens(value))
         elif name == b"upgrade":
             r.upgrade = value
         elif name == b"expect":
@@ -263,7 +273,7 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
         elif name == b"transfer-encoding":
             codings.append(value)
         elif name == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b","))
+            tokens.update(connection_tokens(value))
     r.fields, r.tokens = fields, tokens
     r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
     r.upgrade = r.status == 101
