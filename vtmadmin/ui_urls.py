@@ -19,6 +19,7 @@ urlpatterns = [
     path("activity/connections/rows/", views.activity_connections_rows, name="activity_connections_rows"),
     path("activity/current/", views.activity_current, name="activity_current"),
     path("activity/current/data/", views.activity_current_data, name="activity_current_data"),
+    path("diagnose/", views.diagnose, name="diagnose"),
     path("system/", views.system_traffic_managers, name="system_traffic_managers"),
     path("system/security/", views.system_security, name="system_security"),
     path("system/licenses/", views.system_licenses, name="system_licenses"),

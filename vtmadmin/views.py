@@ -38,6 +38,7 @@ from vtmadmin.services.config import (
     config_object_delete,
     config_object_put,
 )
+from vtmadmin.services.diagnose import config_diagnose
 from vtmadmin.services.licensing import license_limits
 from vtmadmin.services.processes import PROCESSES, processes_status
 from vtmadmin.services.ui_login import login_failed, login_locked_for, login_succeeded
@@ -293,6 +294,29 @@ def activity_current_data(request):
         "virtual_servers": {n: {k: d.get(k, 0) for k in ("bytes_in", "bytes_out", "total_conn", "current_conn")}
                             for n, d in vss.items()},
     })
+
+
+# ---------------------------------------------------------------- Diagnose
+
+# The UI page of each configuration type, for links from the problems list.
+TYPE_SLUGS = {"virtual_servers": "virtual-servers", "pools": "pools", "rules": "rules", "monitors": "monitors",
+              "persistence": "persistence", "bandwidth": "bandwidth", "ssl/server_keys": "ssl-server-keys",
+              "traffic_ip_groups": "traffic-ip-groups"}
+
+
+def diagnose(request):
+    """Problems stored with the configuration (diagnose service) and the engine's recent events."""
+    problems = []
+    for entry in config_diagnose():
+        slug = TYPE_SLUGS.get(entry["type"])
+        url = reverse(f"{slug}_view", kwargs={"name": entry["name"]}) if slug else ""
+        problems.append({**entry, "url": url})
+    reply = engine_query({"cmd": "events", "limit": 100})
+    events = None if reply is None else reply.get("events", [])
+    for event in events or []:
+        stamp = event.get("time") or 0
+        event["time_text"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
+    return render(request, "diagnose.html", {"problems": problems, "events": events})
 
 
 # ---------------------------------------------------------------- System

@@ -91,3 +91,22 @@ def test_pool_page_shows_node_health_from_the_engine(ui, engine):
     engine["health"] = {"pools": {"web": {"nodes": {"10.0.0.1:80": {"state": "alive"}, "10.0.0.2:80": {"state": "dead"}}}}}
     page = ui.get("/config/pools/web/").content.decode()
     assert "node health is unknown" not in page and "alive" in page and "dead" in page
+
+
+def test_diagnose_lists_problems_and_engine_events(ui, engine):
+    from vtmadmin.registry import TYPES
+    from vtmadmin.services.config import config_object_put
+
+    page = ui.get("/diagnose/").content.decode()
+    assert "No problems" in page
+    config_object_put(otype=TYPES["virtual_servers"], name="site", value={"basic": {"pool": "missing", "port": 80}})
+    engine["events"] = {"events": [{"time": 1764068000, "level": "warn", "object": "virtual_servers/site",
+                                    "message": "pool 'missing' does not exist; not started"}]}
+    page = ui.get("/diagnose/").content.decode()
+    assert "names pools &#x27;missing&#x27;, which does not exist" in page
+    assert 'href="/config/virtual-servers/site/"' in page
+    assert "not started" in page and "virtual_servers/site" in page
+
+
+def test_diagnose_without_the_engine(ui):
+    assert "no events to show" in ui.get("/diagnose/").content.decode()

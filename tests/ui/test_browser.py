@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.integration.test_node import Node, free_port, wait_until
+from tests.integration.nodes import Node, free_port, wait_until
 
 PASSWORD = "browser-test-pass"
 ARTIFACTS = Path(os.environ.get("VTM_TEST_ARTIFACTS", Path(tempfile.gettempdir()) / "vtm-test-artifacts")) / "ui"
@@ -50,7 +50,7 @@ def backend():
 def node(tmp_path):
     n = Node(tmp_path / "zeus")
     n.env["VTM_BANDWIDTH_LIMIT_KBPS"] = "0"
-    out = n.manage("start_tm", "--admin-password", PASSWORD, check=False)
+    out = n.manage("start_tm", "--admin-password", PASSWORD)
     assert wait_until(lambda: n.request("GET", "/api/tm/", password=PASSWORD)[0] == 200), out.stdout + out.stderr
     yield n
     n.manage("stop_tm", check=False)

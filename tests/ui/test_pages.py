@@ -10,7 +10,7 @@ PAGES = [
     "/config/bandwidth/", "/config/bandwidth/add/", "/config/ssl-server-keys/", "/config/ssl-server-keys/add/",
     "/config/traffic-ip-groups/", "/config/traffic-ip-groups/add/", "/wizards/new-service/",
     "/activity/", "/activity/current/", "/system/", "/system/security/", "/system/licenses/", "/system/backups/",
-    "/system/audit-log/",
+    "/system/audit-log/", "/diagnose/",
 ]
 
 
