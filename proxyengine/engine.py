@@ -22,7 +22,7 @@ from .config import (
     parse_config,
 )
 from .events import AccessLog, EventLog
-from .http import HttpClientProtocol
+from .http import HttpClientProtocol, sweep_idle
 from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
 from .pools import DISCARD_POOL, Pool
@@ -154,6 +154,9 @@ class Engine:
     def _tick(self) -> None:
         self._tick_handle = self.loop.call_later(1.0, self._tick)
         self.stats.tick()
+        now = self.loop.time()
+        for pool in self.pools.values():
+            sweep_idle(pool.nodes, now, self.node_idle_timeout)
         self._update_rule_pools()
         for vs in self.all_virtual_servers():
             if vs.access_log is not None:

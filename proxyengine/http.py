@@ -169,6 +169,9 @@ class HttpClientProtocol(asyncio.Protocol):
         self.tunnel: HttpNodeProtocol | None = None
         self.idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
         self.timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
+        # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
+        # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
+        self.idle_deadline: float | None = None  # None while a request is in progress
         self.writing_paused = False
         self.throttle = None
         self.connection_data: dict = {}
@@ -216,7 +219,7 @@ class HttpClientProtocol(asyncio.Protocol):
             self.tunnel.write(data)
             return
         if self.idle_timer is not None and not self.timer_for_head:
-            self._cancel_idle_timer()
+            self.idle_deadline = None  # not idle any more; the keep-alive timer stays armed
         try:
             self._consume(data)
         except HttpError as e:
@@ -375,9 +378,16 @@ class HttpClientProtocol(asyncio.Protocol):
                 ex.conn.transport.writelines(buf)
 
     def _set_idle_timer(self, seconds: int, head: bool = False) -> None:
+        if not seconds:
+            return
+        deadline = self.loop.time() + seconds
+        if self.idle_timer is not None and not head and not self.timer_for_head:
+            self.idle_deadline = deadline  # the armed keep-alive timer fires first and re-arms for the rest
+            return
+        self._cancel_idle_timer()
         self.timer_for_head = head
-        if seconds:
-            self.idle_timer = self.loop.call_later(seconds, self._idle_timeout)
+        self.idle_deadline = deadline
+        self.idle_timer = self.loop.call_at(deadline, self._idle_timeout)
 
     def _cancel_idle_timer(self) -> None:
         if self.idle_timer is not None:
@@ -387,6 +397,13 @@ class HttpClientProtocol(asyncio.Protocol):
     def _idle_timeout(self) -> None:
         """No complete request head in time: a slow client holds nothing for long (408 when a head had begun)."""
         self.idle_timer = None
+        if not self.timer_for_head:
+            deadline = self.idle_deadline
+            if deadline is None:
+                return  # busy: the next idle period arms a new timer
+            if deadline > self.loop.time() + 0.001:
+                self.idle_timer = self.loop.call_at(deadline, self._idle_timeout)
+                return
         if self.exchanges or self.cur is not None or self.transport is None or self.closed:
             return
         if self.buf:
@@ -964,8 +981,18 @@ class HttpClientProtocol(asyncio.Protocol):
             self._flush()
 
 
+def sweep_idle(nodes, now: float, timeout: float) -> None:
+    """Close keep-alive connections to ``nodes`` idle for longer than ``timeout`` (oldest are first in the list)."""
+    for node in nodes:
+        idle = node.idle
+        while idle and 0 < idle[0].idle_since < now - timeout:
+            idle.pop(0).close()
+
+
 class HttpNodeProtocol(asyncio.Protocol):
     """A connection to a node: carries one exchange at a time, kept alive in the node's idle list between."""
+
+    idle_since = 0.0  # loop time it went back to the node's idle list
 
     def __init__(self, engine, node: Node, pool: Pool):
         # configuration
@@ -1146,9 +1173,7 @@ class HttpNodeProtocol(asyncio.Protocol):
             self.transport.close()
 
     def reused(self) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
+        self.idle_since = 0.0
 
     def to_idle(self, max_idle: int) -> None:
         if (self.transport is None or self.transport.is_closing() or len(self.node.idle) >= max_idle
@@ -1161,7 +1186,8 @@ class HttpNodeProtocol(asyncio.Protocol):
             self.paused = 0
             self.transport.resume_reading()
         self.node.idle.append(self)
-        self.idle_timer = self.loop.call_later(self.engine.node_idle_timeout, self.close)
+        # no timer per request: the engine's once-a-second tick closes connections idle too long (sweep_idle)
+        self.idle_since = self.loop.time()
 
     def _bad_response(self, client: HttpClientProtocol, why: str) -> None:
         """A malformed or ambiguous response: the client gets a 502 (or a cut connection if the response had
