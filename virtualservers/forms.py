@@ -77,7 +77,7 @@ class RuleForm(ConfigObjectForm):
     text = forms.CharField(label="TrafficScript", required=False, strip=False,
                            widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "code",
                                                         "autocapitalize": "off", "wrap": "off"}))
-    save_with_errors = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    save_with_errors = forms.BooleanField(required=False)  # drawn by the template only when the rule has errors
 
     def __init__(self, data=None, *, name=None, stored=None, **kwargs):
         super().__init__(data, name=name, stored=None, **kwargs)

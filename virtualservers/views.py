@@ -40,7 +40,7 @@ def rule_context(name: str) -> dict:
 
     text = TYPES["rules"].model.objects.get(name=name).text
     problems = rule_problems(name, text)
-    return {"problems": problems, "error_lines": {p["line"] for p in problems},
+    return {"problems": problems, "error_lines": {p["line"] for p in problems}, "warnings": [],
             "lines": list(enumerate(text.split("\n"), 1))}
 
 

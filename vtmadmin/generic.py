@@ -276,14 +276,14 @@ class ObjectDetailView(PageView):
         otype = self.page.otype
         stored = stored_value(otype, name)
         form = self.page.form(name=name, stored=None if otype.raw else stored) if not otype.raw else None
-        extra = self.page.extra_context(name) if self.page.extra_context else {}
-        return render(request, self.page.view_template, self.context(
+        context = self.context(
             name=name, form=form, text=stored if otype.raw else None,
             rows=form.display_rows() if form else [],
             warnings=object_warnings(otype=otype, name=name), dependents=references_to(otype=otype, name=name),
             properties_json=json.dumps(masked(stored), indent=2, sort_keys=True) if not otype.raw else "",
-            **extra,
-        ))
+        )
+        context.update(self.page.extra_context(name) if self.page.extra_context else {})
+        return render(request, self.page.view_template, context)
 
 
 class ObjectEditView(PageView):
@@ -306,10 +306,9 @@ class ObjectEditView(PageView):
             return render(request, self.page.edit_template, self.context(name=name, form=form), status=400)
         result = form.save(request=request)
         saved = form.cleaned_data["name"]
-        messages.success(request, f"{'Created' if result.created else 'Saved'} {self.page.verbose} '{saved}'.")
-        for warning in result.warnings:
-            messages.warning(request, warning)
-        return redirect(self.page.url("view", saved))
+        messages.success(request, f"{'Created' if result.created else 'Saved'} {self.page.verbose} '{saved}'."
+                         + (" It has problems, listed below." if result.warnings else ""))
+        return redirect(self.page.url("view", saved))  # the object's page lists its warnings
 
 
 class ObjectDeleteView(PageView):

@@ -312,7 +312,7 @@ def diagnose(request):
         url = reverse(f"{slug}_view", kwargs={"name": entry["name"]}) if slug else ""
         problems.append({**entry, "url": url})
     reply = engine_query({"cmd": "events", "limit": 100})
-    events = None if reply is None else reply.get("events", [])
+    events = None if reply is None else sorted(reply.get("events", []), key=lambda e: e.get("time") or 0, reverse=True)
     for event in events or []:
         stamp = event.get("time") or 0
         event["time_text"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""

@@ -141,7 +141,8 @@ def test_rule_editor_shows_errors_at_their_lines_and_asks_before_saving(ui):
     assert not RULES.objects.filter(name="broken").exists()
     response = ui.post("/config/rules/add/", {"name": "broken", "text": bad, "save_with_errors": "on"}, follow=True)
     assert RULES.objects.get(name="broken").text == bad
-    assert re.search(r"line 2 column \d+", response.content.decode())  # the stored rule's warning
+    page = response.content.decode()
+    assert "It has problems, listed below." in page and re.search(r"Line 2, column \d+", page)
     view = ui.get("/config/rules/broken/").content.decode()
     assert 'class="error-line"' in view
 
