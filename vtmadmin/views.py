@@ -402,6 +402,7 @@ def system_backups(request):
 
 
 def system_backup_download(request, name):
+    require_change(request, "all")  # a backup holds private keys and password hashes: not for read-only users
     try:
         data = backups.backup_archive(name=name)
     except backups.BackupError as e:

@@ -109,3 +109,8 @@ def test_read_only_group_can_look_but_not_change(tm):
     response = client.post("/config/pools/add/", {"name": "p"})
     assert response.status_code == 403 and b"may not change" in response.content
     assert client.post("/wizards/new-service/", {"name": "s", "protocol": "http", "port": 80}).status_code == 403
+    from vtmadmin.services.backups import backup_create
+
+    backup_create(name="b1")
+    assert client.get("/system/backups/").status_code == 200
+    assert client.get("/system/backups/b1/download/").status_code == 403  # it holds keys and password hashes
