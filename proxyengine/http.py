@@ -42,6 +42,18 @@ PAUSE_THROTTLE = 4  # bandwidth class
 PAUSE_PIPELINE = 8  # too many pipelined requests waiting
 
 
+class _Armed:
+    """Stands in an exchange's reply_timer while the client connection's shared reply timer watches it."""
+
+    __slots__ = ()
+
+    def cancel(self) -> None:
+        pass
+
+
+ARMED = _Armed()
+
+
 def error_response(status: int, message: str = "", close: bool = True) -> bytes:
     body = (message or REASONS.get(status, b"Error").decode()).encode() + b"\n"
     return b"".join(
@@ -172,6 +184,10 @@ class HttpClientProtocol(asyncio.Protocol):
         # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
         # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
         self.idle_deadline: float | None = None  # None while a request is in progress
+        self.reply_handle = None  # the node's reply deadline for the exchange in flight (see _request_sent)
+        self.reply_when = 0.0
+        self.reply_ex: Exchange | None = None
+        self.reply_deadline = 0.0
         self.writing_paused = False
         self.throttle = None
         self.connection_data: dict = {}
@@ -205,6 +221,10 @@ class HttpClientProtocol(asyncio.Protocol):
         self.closed = True
         self.vs.connection_closed()
         self._cancel_idle_timer()
+        if self.reply_handle is not None:
+            self.reply_handle.cancel()
+            self.reply_handle = None
+        self.reply_ex = None
         if self.tunnel is not None:
             tunnel, self.tunnel = self.tunnel, None
             tunnel.close()
@@ -611,7 +631,28 @@ class HttpClientProtocol(asyncio.Protocol):
             reply_time = ex.pool.cfg.max_reply_time
             if ex.tx is not None and ex.tx.max_reply_time:
                 reply_time = ex.tx.max_reply_time
-            ex.reply_timer = self.loop.call_later(reply_time, self._reply_timeout, ex)
+            # one lazily re-armed timer per client connection, not a call_later and cancel per request
+            # (only the head of the pipeline waits for a node)
+            deadline = self.loop.time() + reply_time
+            ex.reply_timer = ARMED
+            self.reply_ex, self.reply_deadline = ex, deadline
+            if self.reply_handle is None or self.reply_when > deadline:
+                if self.reply_handle is not None:
+                    self.reply_handle.cancel()
+                self.reply_handle = self.loop.call_at(deadline, self._reply_check)
+                self.reply_when = deadline
+
+    def _reply_check(self) -> None:
+        self.reply_handle = None
+        ex = self.reply_ex
+        if ex is None or ex.reply_timer is not ARMED:
+            return  # answered (or given up) since: the next request arms the timer again
+        if self.loop.time() < self.reply_deadline - 0.001:
+            self.reply_handle = self.loop.call_at(self.reply_deadline, self._reply_check)
+            self.reply_when = self.reply_deadline
+            return
+        self.reply_ex = None
+        self._reply_timeout(ex)
 
     def _reply_timeout(self, ex: Exchange) -> None:
         ex.reply_timer = None
