@@ -60,6 +60,8 @@ INVALID = [
     ("bandwidth", {"properties": {"basic": {"maximum": 0}}}, "basic", "maximum"),
     ("bandwidth", {"properties": {"basic": {"sharing": "everyone"}}}, "basic", "sharing"),
     ("traffic_ip_groups", {"properties": {"basic": {"mode": "anycast"}}}, "basic", "mode"),
+    ("traffic_ip_groups", {"properties": {"basic": {"ipaddresses": ["192.0.2.1", "not-an-ip"]}}}, "basic",
+     "ipaddresses"),
     ("user_groups", {"properties": {"basic": {"permissions": [{"name": "x", "access_level": "root"}]}}}, "basic",
      "permissions"),
 ]

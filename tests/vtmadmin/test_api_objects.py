@@ -213,3 +213,15 @@ def test_two_virtual_servers_on_one_port_are_stored_and_the_second_diagnosed(api
     report = {e["name"]: e["problems"] for e in api.get("/api/tm/8.3/status/local_tm/diagnose").json()["diagnose"]}
     assert "a" not in report
     assert any("already used by virtual server 'a'" in p for p in report["b"])
+
+
+def test_private_keys_are_stored_but_never_read_back(api, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        r = put(api, "ssl/server_keys/k", {"properties": {"basic": {"public": "PUB", "private": "SECRET-KEY"}}})
+    assert r.json()["properties"]["basic"]["private"] == ""
+    assert "SECRET-KEY" not in api.get(f"{BASE}/ssl/server_keys/k").content.decode()
+    engine = json.loads(settings.ENGINE_CONFIG.read_text())
+    assert engine["config"]["ssl_server_keys"]["k"]["properties"]["basic"]["private"] == "SECRET-KEY"
+    put(api, "ssl/server_keys/k", {"properties": {"basic": {"note": "renewed"}}})  # an update keeps the key
+    from virtualservers.models import SSLServerKey
+    assert SSLServerKey.objects.get(name="k").properties["basic"]["private"] == "SECRET-KEY"

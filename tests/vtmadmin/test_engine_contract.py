@@ -31,6 +31,8 @@ def random_value(spec: dict, rng: random.Random):
             return rng.choice(["", ".+", "^[23][0-9][0-9]$", "ok|fine"])
         return rng.choice(["", "x", "a b", "ünï", "web", "127.0.0.1"])
     if kind == "[]string":
+        if spec.get("items") == "ip":
+            return rng.sample(["10.0.0.1", "192.0.2.7", "::1"], rng.randint(0, 3))
         return rng.sample(["a", "b", "web", "10.0.0.1", "Ping"], rng.randint(0, 3))
     if kind == "table":
         columns = schema.schema()["tables"][spec["table"]]

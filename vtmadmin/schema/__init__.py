@@ -92,6 +92,12 @@ def _check_value(spec: dict, value, where: str) -> dict | None:
     elif kind == "[]string":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return _error("type.list", f"{where}: expected a list of strings, got {json.dumps(value)[:80]}")
+        if spec.get("items") == "ip":
+            for item in value:
+                try:
+                    ipaddress.ip_address(item)
+                except ValueError:
+                    return _error("ip.invalid", f"{where}: '{item}' is not an IP address")
     elif kind == "table":
         return _check_table(schema()["tables"][spec["table"]], value, where)
     return None

@@ -119,6 +119,11 @@ EXTRA_DEFAULTS = {
 }
 # Ranges the reference leaves out, for keys whose 0 would be meaningless (min, max).
 EXTRA_RANGES = {("global_settings", "http", "max_chunk_header_length"): (64, 1 << 20)}
+# Formats the reference leaves out: private keys are never read back; traffic IPs are IP addresses.
+EXTRA_FORMATS = {
+    ("ssl_server_key", "basic", "private"): {"write_only": True},
+    ("traffic_ip_group", "basic", "ipaddresses"): {"items": "ip"},
+}
 # Keys a create must give.
 REQUIRED = {("virtual_server", "basic", "port"), ("virtual_server", "basic", "pool")}
 
@@ -176,6 +181,7 @@ def _key(kind: str, constraint: str, obj_type: str, section: str, name: str, enu
         key["required"] = True
     if kind == "string" and name.endswith("_regex"):
         key["format"] = "regex"
+    key.update(EXTRA_FORMATS.get((obj_type, section, name), {}))
     return key
 
 
