@@ -32,7 +32,7 @@ def test_end_to_end_creates_pool_and_virtual_server(ui):
     assert "server2.example.com:80 did not accept a connection" in summary  # a warning, not a block
     assert f"{node} did not accept" not in summary
     assert not VSS.objects.exists()  # nothing is created before Finish
-    revisions = ConfigRevision.objects.count()
+    before = ConfigRevision.objects.order_by("-number").first()
 
     response = ui.post("/wizards/new-service/summary/", {"finish": "1"}, follow=True)
     assert response.redirect_chain[-1][0] == "/config/virtual-servers/web/"
@@ -41,8 +41,11 @@ def test_end_to_end_creates_pool_and_virtual_server(ui):
     assert pool == [{"node": node}, {"node": "server2.example.com:80"}]
     vs = VSS.objects.get(name="web").properties["basic"]
     assert vs == {"pool": "web", "protocol": "http", "port": 8080, "enabled": True}
-    assert ConfigRevision.objects.count() > revisions  # recorded, and so pushed to the engine
-    assert "Manage a New Service wizard by admin" in ConfigRevision.objects.order_by("-number").first().reason
+    # exactly one new revision (so one push) holding both the pool and the virtual server
+    new = list(ConfigRevision.objects.filter(number__gt=before.number))
+    assert len(new) == 1, [r.reason for r in new]
+    assert new[0].reason == "Manage a New Service wizard by admin: created pools 'web' and virtual_servers 'web'"
+    assert "web" in new[0].document and "8080" in new[0].document and node in new[0].document
     assert "wizard_new_service" not in ui.session
     assert b'id="empty-state"' not in ui.get("/").content
 

@@ -225,3 +225,18 @@ def test_private_keys_are_stored_but_never_read_back(api, settings, django_captu
     put(api, "ssl/server_keys/k", {"properties": {"basic": {"note": "renewed"}}})  # an update keeps the key
     from virtualservers.models import SSLServerKey
     assert SSLServerKey.objects.get(name="k").properties["basic"]["private"] == "SECRET-KEY"
+
+
+def test_config_object_put_can_leave_the_revision_to_its_caller(tm):
+    from vtmadmin.models import ConfigRevision
+    from vtmadmin.registry import TYPES
+    from vtmadmin.services.config import config_object_put
+    from vtmadmin.services.revisions import revision_record
+
+    before = ConfigRevision.objects.order_by("-number").first().number
+    config_object_put(otype=TYPES["pools"], name="quiet", value={"basic": {"nodes_table": []}}, record=False)
+    assert TYPES["pools"].model.objects.filter(name="quiet").exists()
+    assert ConfigRevision.objects.order_by("-number").first().number == before
+    assert revision_record(reason="batch").number == before + 1
+    config_object_put(otype=TYPES["pools"], name="loud", value={"basic": {"nodes_table": []}})
+    assert ConfigRevision.objects.order_by("-number").first().number == before + 2

@@ -111,8 +111,12 @@ def validate_object(*, otype: ObjectType, name: str, value, stored: dict | None 
 
 
 @transaction.atomic
-def config_object_put(*, otype: ObjectType, name: str, value, reason: str = "") -> PutResult:
-    """Create or update an object; updates merge sections and keys into what is stored."""
+def config_object_put(*, otype: ObjectType, name: str, value, reason: str = "", record: bool = True) -> PutResult:
+    """Create or update an object; updates merge sections and keys into what is stored.
+
+    With record=False no configuration revision is recorded (nor pushed): the caller, which changes several
+    objects in one transaction, records one revision for all of them with revision_record.
+    """
     from vtmadmin.services.revisions import revision_record
 
     if otype.singleton:
@@ -134,7 +138,8 @@ def config_object_put(*, otype: ObjectType, name: str, value, reason: str = "") 
         from vtmadmin.services.users import user_sync_login
 
         user_sync_login(name=name, properties=obj.properties)
-    revision_record(reason=reason or f"{'created' if created else 'changed'} {otype.path} '{name}'")
+    if record:
+        revision_record(reason=reason or f"{'created' if created else 'changed'} {otype.path} '{name}'")
     from vtmadmin.services.diagnose import object_warnings
 
     return PutResult(

@@ -8,6 +8,7 @@ from django.db import transaction
 from vtmadmin.registry import TYPES
 from vtmadmin.schema import SchemaErrors, node_address_error
 from vtmadmin.services.config import config_object_put
+from vtmadmin.services.revisions import revision_record
 
 # The port a protocol usually listens on, for the wizard's default.
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "smtp": 25, "pop3": 110, "pop3s": 995, "imapv4": 143,
@@ -70,11 +71,11 @@ def service_create(*, name: str, protocol: str, port: int, nodes: list[str], use
         raise SchemaErrors({}, why)
     by = f" by {user}" if user else ""
     config_object_put(
-        otype=TYPES["pools"], name=name, value={"basic": {"nodes_table": [{"node": n} for n in nodes]}},
-        reason=f"Manage a New Service wizard{by}: created pools '{name}'",
+        otype=TYPES["pools"], name=name, value={"basic": {"nodes_table": [{"node": n} for n in nodes]}}, record=False,
     )
     config_object_put(
         otype=TYPES["virtual_servers"], name=name,
-        value={"basic": {"pool": name, "protocol": protocol, "port": port, "enabled": True}},
-        reason=f"Manage a New Service wizard{by}: created virtual_servers '{name}'",
+        value={"basic": {"pool": name, "protocol": protocol, "port": port, "enabled": True}}, record=False,
     )
+    # one revision (and one push) for the whole service, not one per object
+    revision_record(reason=f"Manage a New Service wizard{by}: created pools '{name}' and virtual_servers '{name}'")
