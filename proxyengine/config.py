@@ -243,6 +243,8 @@ class VirtualServerConfig:
     max_client_buffer: int = 65536
     max_server_buffer: int = 65536
     max_transaction_duration: int = 0
+    protection_class: str = ""
+    max_body_length: int = 0  # request body bytes allowed (0: any), from the protection class's http.max_body_length
     server_first_banner: str = ""
     add_x_forwarded_for: bool = False
     add_x_forwarded_proto: bool = False
@@ -469,6 +471,7 @@ def _parse_virtual_server(name: str, obj: Any) -> VirtualServerConfig:
         response_rules=p.strlist("basic", "response_rules"),
         ssl_decrypt=p.bool("basic", "ssl_decrypt", False),
         bandwidth_class=p.str("basic", "bandwidth_class"),
+        protection_class=p.str("basic", "protection_class"),
         max_concurrent_connections=p.int("basic", "max_concurrent_connections", 0, 0),
         connect_timeout=p.int("basic", "connect_timeout", 10, 0, 99999),
         keepalive=p.bool("connection", "keepalive", True),
@@ -636,7 +639,17 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
         max_client_connections=gs.int("connection", "max_client_connections", 0, 0),
         text_digest=text_digest,
     )
-    return _resolve_port_conflicts(cfg)
+    return _resolve_port_conflicts(_apply_protection(cfg, config.get("protection", {})))
+
+
+def _apply_protection(cfg: EngineConfig, section: Any) -> EngineConfig:
+    """The one protection class setting the engine honours: http.max_body_length (a longer request body is a 413)."""
+    limits = {}
+    for name, obj in section.items() if isinstance(section, dict) else ():
+        limits[name] = _Props(f"protection.{name}", obj).int("http", "max_body_length", 0, 0)
+    vss = {name: dataclasses.replace(vs, max_body_length=limits[vs.protection_class])
+           if limits.get(vs.protection_class) else vs for name, vs in cfg.virtual_servers.items()}
+    return dataclasses.replace(cfg, virtual_servers=vss) if vss != cfg.virtual_servers else cfg
 
 
 def _resolve_port_conflicts(cfg: EngineConfig) -> EngineConfig:

@@ -172,6 +172,7 @@ class HttpClientProtocol(asyncio.Protocol):
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
         self.client_ip = ""
         self.client_port = 0
+        self.local_ip = ""
         self.local_port = 0
         self.exchanges: deque[Exchange] = deque()
         self.wbuf: list[bytes] = []  # to the client, flushed once per event
@@ -198,6 +199,8 @@ class HttpClientProtocol(asyncio.Protocol):
         self.body_left = 0
         self.chunks: ChunkedReader | None = None
         self.to_start: Exchange | None = None  # routed once all of this read is framed (so checked)
+        self.body_timer = None  # a request body is arriving: no byte of it for vs timeout seconds is a 408
+        self.body_deadline = 0.0
 
     # -- transport callbacks ----------------------------------------------------------------------------------
 
@@ -206,6 +209,7 @@ class HttpClientProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("sockname") or ("", 0)
         self.client_ip, self.client_port = peer[0], peer[1]
+        self.local_ip = sock[0]
         self.local_port = sock[1] if len(sock) > 1 else 0
         vs = self.vs
         vs.connection_opened()
@@ -224,6 +228,9 @@ class HttpClientProtocol(asyncio.Protocol):
         if self.reply_handle is not None:
             self.reply_handle.cancel()
             self.reply_handle = None
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
         self.reply_ex = None
         if self.tunnel is not None:
             tunnel, self.tunnel = self.tunnel, None
@@ -240,6 +247,8 @@ class HttpClientProtocol(asyncio.Protocol):
             return
         if self.idle_timer is not None and not self.timer_for_head:
             self.idle_deadline = None  # not idle any more; the keep-alive timer stays armed
+        if self.body_timer is not None:
+            self.body_deadline = self.loop.time() + self.vs.cfg.timeout  # lazily: the timer re-arms for the rest
         try:
             self._consume(data)
         except HttpError as e:
@@ -263,6 +272,9 @@ class HttpClientProtocol(asyncio.Protocol):
                 if self.chunks is not None:
                     out: list = []
                     pos = self.chunks.feed(data, pos, out)
+                    limit = self.vs.cfg.max_body_length
+                    if limit and self.chunks.data_size > limit:
+                        raise HttpError(413, "request body too large")
                     for piece in out:
                         ex.req_bytes += len(piece)
                         self._request_bytes(ex, piece)
@@ -316,12 +328,19 @@ class HttpClientProtocol(asyncio.Protocol):
         ex.chunked = r.chunked
         ex.content_length = -1 if r.chunked else r.content_length
         ex.expect_continue = r.expect_continue
-        if r.chunked:
+        if r.chunked or r.content_length:
+            cfg = self.vs.cfg
+            if cfg.max_body_length and r.content_length > cfg.max_body_length:
+                raise HttpError(413, "request body too large")
             self.cur = ex
-            self.chunks = ChunkedReader(self.limits.max_chunk_header_length)
-        elif r.content_length:
-            self.cur = ex
-            self.body_left = r.content_length
+            if r.chunked:
+                self.chunks = ChunkedReader(self.limits.max_chunk_header_length)
+            else:
+                self.body_left = r.content_length
+            if cfg.timeout:
+                self.body_deadline = self.loop.time() + cfg.timeout
+                if self.body_timer is None:
+                    self.body_timer = self.loop.call_at(self.body_deadline, self._body_timeout)
         else:
             ex.complete = True
         self.vs.stats.total_requests += 1
@@ -331,8 +350,22 @@ class HttpClientProtocol(asyncio.Protocol):
         elif len(self.exchanges) > MAX_PIPELINE:
             self.pause(PAUSE_PIPELINE)
 
+    def _body_timeout(self) -> None:
+        """No byte of a request body for the virtual server's timeout: 408 (or a cut connection if answered)."""
+        self.body_timer = None
+        if self.cur is None or self.closed or self.transport is None:
+            return
+        if self.body_deadline > self.loop.time() + 0.001:
+            self.body_timer = self.loop.call_at(self.body_deadline, self._body_timeout)
+            return
+        self.vs.stats.data_timed_out += 1
+        self._bad_request(408, "the request body did not arrive in time")
+
     def _message_complete(self, ex: Exchange) -> None:
         self.cur = None
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
         ex.complete = True
         if ex.conn is not None and self.exchanges and ex is self.exchanges[0]:
             self._request_sent(ex)

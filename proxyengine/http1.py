@@ -307,7 +307,7 @@ class ChunkedReader:
     been checked, or, with ``decode``, only the chunk data. A framing error raises HttpError.
     """
 
-    __slots__ = ("state", "left", "line", "done", "decode", "error_status", "max_line", "trailer_size")
+    __slots__ = ("state", "left", "line", "done", "decode", "error_status", "max_line", "trailer_size", "data_size")
 
     SIZE, DATA, DATA_CRLF, TRAILER = range(4)
 
@@ -320,6 +320,7 @@ class ChunkedReader:
         self.error_status = error_status
         self.max_line = max_line
         self.trailer_size = 0
+        self.data_size = 0  # chunk data bytes so far (the payload, without framing)
 
     def feed(self, data, pos: int, out: list) -> int:
         """Consume ``data[pos:]``, append what to pass on to ``out``; returns the position after the body (or len)."""
@@ -333,6 +334,7 @@ class ChunkedReader:
                 out.append(mv[pos : pos + take])
                 pos += take
                 self.left -= take
+                self.data_size += take
                 if not self.left:
                     self.state = self.DATA_CRLF
                     self.line = b""

@@ -14,6 +14,7 @@ import socket
 import time
 from collections import deque
 
+from .http1 import ChunkedReader
 from .rules import Headers, Transaction
 
 HOP_BY_HOP = frozenset(
@@ -34,22 +35,91 @@ def _encode(headers) -> list[tuple[bytes, bytes]]:
     return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
 
 
+_T_HEADERS = Transaction.request_headers  # the base class's slots, which HttpTransaction fills lazily
+_T_PATH = Transaction.path
+_T_QUERY = Transaction.query
+_LAZY_HEADERS, _LAZY_URL = 1, 2
+_METHODS: dict[bytes, str] = {}
+
+
+class HttpTransaction(Transaction):
+    """A Transaction for an HTTP request whose header list and path are decoded from the raw head only when a
+    rule reads them: a rule that looks at the Host header alone never has the path split or decoded, and one
+    that reads neither pays for neither."""
+
+    __slots__ = ("_ex", "_lazy")
+
+    def __init__(self, ex) -> None:
+        self._lazy = 0
+        Transaction.__init__(self)
+        self._ex = ex
+        self._lazy = _LAZY_HEADERS | _LAZY_URL
+
+    @property
+    def request_headers(self) -> Headers:
+        if self._lazy & _LAZY_HEADERS:
+            self._lazy &= ~_LAZY_HEADERS
+            _T_HEADERS.__set__(self, Headers((_latin(n), _latin(v)) for n, v in self._ex.headers))
+        return _T_HEADERS.__get__(self)
+
+    @request_headers.setter
+    def request_headers(self, value: Headers) -> None:
+        self._lazy &= ~_LAZY_HEADERS
+        _T_HEADERS.__set__(self, value)
+
+    def host_header(self) -> str | None:
+        if self._lazy & _LAZY_HEADERS:
+            head = self._ex.head
+            if head is not None and not self._ex.headers_changed:
+                return _latin(head.host) if head.host else None
+        return self.request_headers.get("Host")
+
+    def _url(self) -> None:
+        self._lazy &= ~_LAZY_URL
+        path, _, query = _latin(self._ex.url).partition("?")
+        _T_PATH.__set__(self, path)
+        _T_QUERY.__set__(self, query)
+
+    @property
+    def path(self) -> str:
+        if self._lazy & _LAZY_URL:
+            self._url()
+        return _T_PATH.__get__(self)
+
+    @path.setter
+    def path(self, value: str) -> None:
+        if self._lazy & _LAZY_URL:
+            self._url()
+        _T_PATH.__set__(self, value)
+
+    @property
+    def query(self) -> str:
+        if self._lazy & _LAZY_URL:
+            self._url()
+        return _T_QUERY.__get__(self)
+
+    @query.setter
+    def query(self, value: str) -> None:
+        if self._lazy & _LAZY_URL:
+            self._url()
+        _T_QUERY.__set__(self, value)
+
+
 def new_transaction(client, ex) -> Transaction:
-    tx = Transaction()
-    tx.protocol = "http"
-    tx.method = _latin(ex.method)
-    url = _latin(ex.url)
-    path, _, query = url.partition("?")
-    tx.path, tx.query = path, query
-    tx.http_version = "HTTP/" + ex.version
-    tx.request_headers = Headers((_latin(n), _latin(v)) for n, v in ex.headers)
+    tx = HttpTransaction(ex)
+    method = _METHODS.get(ex.method)
+    if method is None:
+        method = _latin(ex.method)
+        if len(_METHODS) < 64:
+            _METHODS[ex.method] = method
+    tx.method = method
+    tx.http_version = "HTTP/1.1" if ex.version == "1.1" else "HTTP/" + ex.version
     tx.remote_ip, tx.remote_port = client.client_ip, client.client_port
-    sockname = client.transport.get_extra_info("sockname") if client.transport is not None else None
-    tx.local_ip = sockname[0] if sockname else ""
+    tx.local_ip = client.local_ip
     tx.local_port = client.local_port
     tx.virtual_server = ex.vs.name
     tx.connection_data = client.connection_data
-    tx.retries = max(0, ex.attempts - 1)
+    tx.retries = ex.attempts - 1 if ex.attempts > 1 else 0
     return tx
 
 
@@ -104,16 +174,10 @@ def _wait_for_body(client, ex, since: float) -> None:
 
 
 def _dechunk(data: bytes) -> bytes:
-    """The payload of a body the client protocol buffered in chunked framing (its own, so well formed)."""
-    out = []
-    i = 0
-    while i < len(data):
-        j = data.index(b"\r\n", i)
-        size = int(data[i:j], 16)
-        if size == 0:
-            break
-        out.append(data[j + 2 : j + 2 + size])
-        i = j + 2 + size + 2
+    """The payload of a body the client protocol buffered as the client framed it (already validated as it
+    arrived): chunk extensions (``3;x=y``) and trailer fields are framing, not data."""
+    out: list = []
+    ChunkedReader(max(len(data), 4096), decode=True).feed(data, 0, out)
     return b"".join(out)
 
 

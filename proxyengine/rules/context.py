@@ -251,6 +251,10 @@ class Transaction:
         self.settings: dict[str, Any] = {}
         self.delay: float = 0.0  # connection.sleep: seconds the engine waits before going on
 
+    def host_header(self) -> str | None:
+        """The request's Host header (the engine's HTTP transaction answers from the raw request head)."""
+        return self.request_headers.get("Host")
+
     def apply_pending_response_headers(self, headers: Headers) -> None:
         """Apply response-header edits that request rules made before there was a response."""
         for op, name, value in self.pending_response_headers:

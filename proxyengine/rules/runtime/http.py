@@ -178,7 +178,7 @@ def http_getHeader(c: RunContext, name) -> str:
 
 @builtin("http.getHostHeader", ctx=True)
 def http_getHostHeader(c: RunContext) -> str:
-    host = (c.tx.request_headers.get("Host") or "").strip().lower()
+    host = (c.tx.host_header() or "").strip().lower()
     if host.startswith("["):
         end = host.find("]")
         return host[: end + 1] if end > 0 else host
