@@ -21,7 +21,7 @@ from django.conf import settings
 
 from vtmadmin.version import VERSION
 
-SOFTWARE = ["manage.py", "requirements.txt", "vtmadmin", "pools", "virtualservers", "clusters", "upgrades",
+SOFTWARE = ["manage.py", "vtmadmin", "pools", "virtualservers", "clusters", "upgrades",
             "proxyengine", "templates"]
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", "node_modules"}
 LICENSE_TEXT = """\
@@ -59,8 +59,18 @@ def _software_files(root: Path) -> list[Path]:
     return sorted(files)
 
 
+# requirements.txt lists what runs the product, then, after this line, what only develops and tests it.
+TEST_SECTION = "# Tests and lint"  # the line may go on: "# Tests and lint (not shipped ...)"
+
+
+def runtime_requirements(requirements: Path) -> str:
+    """The part of requirements.txt an installed traffic manager needs (no test tools)."""
+    text = requirements.read_text()
+    return text.split(TEST_SECTION, 1)[0].rstrip() + "\n"
+
+
 def wheels_for(requirements: Path, cache: Path) -> list[Path]:
-    """Wheels of every pinned requirement, built once per requirements.txt content and kept in `cache`."""
+    """Wheels of every pinned requirement, built once per requirements file content and kept in `cache`."""
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
     directory = cache / f"wheels-{digest}"
     done = directory / ".complete"
@@ -94,7 +104,13 @@ def package_build(*, output_dir: Path, root: Path | None = None, cache: Path | N
         rel = path.relative_to(root).as_posix()
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
         entries[f"software/{rel}"] = (path.read_bytes(), mode)
-    for wheel in wheels_for(root / "requirements.txt", cache):
+    runtime = runtime_requirements(root / "requirements.txt")
+    entries["software/requirements.txt"] = (runtime.encode(), 0o644)
+    cache.mkdir(parents=True, exist_ok=True)
+    runtime_file = cache / "requirements-runtime.txt"
+    if not runtime_file.exists() or runtime_file.read_text() != runtime:
+        runtime_file.write_text(runtime)
+    for wheel in wheels_for(runtime_file, cache):
         entries[f"wheels/{wheel.name}"] = (wheel.read_bytes(), 0o644)
     entries["zinstall"] = ((root / "upgrades" / "zinstall.py").read_bytes(), 0o755)
     entries["LICENSE.txt"] = (LICENSE_TEXT.encode(), 0o644)
