@@ -18,13 +18,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from upgrades.prompts import CONFIGURE_KEYS, Answers, is_yes, yes_no
+from upgrades.prompts import CONFIGURE_KEYS, INSTALL_KEYS, Answers, is_yes, yes_no
 from upgrades.services import LICENSE_TEXT
 from vtmadmin.services.licensing import LicenseInvalid, license_parse
 from vtmadmin.services.nodesettings import node_settings_path, node_settings_read, node_settings_write
 from vtmadmin.services.processes import processes_stop
 
-KEYS = CONFIGURE_KEYS
+KEYS = CONFIGURE_KEYS | INSTALL_KEYS  # a replay file made for zinstall is passed on to configure
 MIN_PASSWORD = 6
 
 
