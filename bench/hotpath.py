@@ -2,6 +2,7 @@
 of two nodes, a health monitor configured, the routing rule, X-Forwarded-For), protocols driven with fake transports.
 
     .venv/bin/python bench/hotpath.py [--requests 20000] [--norule] [--profile]
+    .venv/bin/python bench/hotpath.py --compare /tmp/base --requests 2000   # A/B against another checkout
 
 Prints µs per request (CPU time, best of 7 runs: noise on a shared machine only ever adds time).
 """
@@ -12,9 +13,11 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import importlib
 import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -25,10 +28,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import proxies  # noqa: E402
-
-from proxyengine.config import load_config  # noqa: E402
-from proxyengine.engine import Engine  # noqa: E402
-from proxyengine.http import HttpClientProtocol, HttpNodeProtocol  # noqa: E402
 
 REQUEST = b"GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"  # what wrk sends
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Tue, 25 Nov 2026 10:00:00 GMT\r\n"
@@ -70,44 +69,80 @@ class FakeTransport(asyncio.Transport):
         pass
 
 
+def load_engine(root: Path):
+    """Import proxyengine from ``root`` (another checkout, for an A/B comparison in one process)."""
+    for name in [m for m in sys.modules if m == "proxyengine" or m.startswith("proxyengine.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        mods = {m: importlib.import_module(f"proxyengine.{m}") for m in ("config", "engine", "http", "worker")}
+    finally:
+        sys.path.remove(str(root))
+    return mods
+
+
+def build(mods, path: Path, loop):
+    """An engine on ``loop`` with one client connection and pooled node connections; returns one request's work."""
+    engine = mods["engine"].Engine(loop, run_monitors=False, config_path=str(path))
+    loop.run_until_complete(engine.apply(mods["config"].load_config(str(path))))
+    vs = engine.virtual_servers["web"]
+    listener = next(lst for lst in engine.listeners.values() if lst.vs is vs)
+    client = mods["http"].HttpClientProtocol(engine, listener)
+    ct = FakeTransport()
+    client.connection_made(ct)
+    pool = vs.pool
+    for node in pool.nodes:
+        conn = mods["http"].HttpNodeProtocol(engine, node, pool)
+        conn.connection_made(FakeTransport())
+        node.idle.append(conn)
+
+    def one() -> None:
+        client.data_received(REQUEST)
+        conn = client.exchanges[0].conn
+        conn.data_received(RESPONSE)
+
+    for _ in range(1000):
+        one()
+    assert ct.n >= 1000 and not client.exchanges, "responses did not come back"
+    return engine, one
+
+
+def timed(one, n: int) -> float:
+    t = time.process_time()
+    for _ in range(n):
+        one()
+    return (time.process_time() - t) / n * 1e6
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--norule", action="store_true", help="the virtual server without its rule (the floor)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--compare", default="", help="another checkout's root: A/B in one process, interleaved")
+    ap.add_argument("--batches", type=int, default=15)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "log").mkdir()
-        cfg = proxies.engine_config(d, [proxies.free_port(), proxies.free_port()], 1, proxies.free_port(),
-                                    proxies.free_port())
-        if args.norule:
-            cfg["config"]["virtual_servers"]["web"]["properties"]["basic"]["request_rules"] = []
-        path = d / "engine.json"
-        path.write_text(json.dumps(cfg))
-        loop = asyncio.new_event_loop()
-        engine = Engine(loop, run_monitors=False, config_path=str(path))
-        loop.run_until_complete(engine.apply(load_config(str(path))))
-        vs = engine.virtual_servers["web"]
-        listener = next(lst for lst in engine.listeners.values() if lst.vs is vs)
-        client = HttpClientProtocol(engine, listener)
-        ct = FakeTransport()
-        client.connection_made(ct)
-        pool = vs.pool
-        for node in pool.nodes:
-            conn = HttpNodeProtocol(engine, node, pool)
-            conn.connection_made(FakeTransport())
-            node.idle.append(conn)
+        nodes = [proxies.free_port(), proxies.free_port()]
 
-        def one() -> None:
-            client.data_received(REQUEST)
-            conn = client.exchanges[0].conn
-            conn.data_received(RESPONSE)
+        def config(name: str) -> Path:
+            cfg = proxies.engine_config(d, nodes, 1, proxies.free_port(), proxies.free_port())
+            if args.norule:
+                cfg["config"]["virtual_servers"]["web"]["properties"]["basic"]["request_rules"] = []
+            path = d / name
+            path.write_text(json.dumps(cfg))
+            return path
 
+        path = config("engine.json")
+        mods = load_engine(ROOT)
+        loop = mods["worker"].new_event_loop()  # uvloop, as the engine runs
+        engine, one = build(mods, path, loop)
+        other = None
+        if args.compare:
+            other_engine, other = build(load_engine(Path(args.compare).resolve()), config("other.json"), loop)
         n = args.requests
-        for _ in range(1000):
-            one()
-        assert ct.n >= 1000 and not client.exchanges, "responses did not come back"
         gc.collect()
         gc.freeze()
         if os.environ.get("GC_THRESHOLD"):
@@ -119,13 +154,20 @@ def main() -> int:
                 one()
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(35)
-        best = float("inf")
-        for _ in range(7):
-            t = time.process_time()
-            for _ in range(n):
-                one()
-            best = min(best, (time.process_time() - t) / n * 1e6)
-        print(f"{'no rule' if args.norule else 'routing rule'}: {best:.1f} us per request (Python, no sockets)")
+        what = "no rule" if args.norule else "routing rule"
+        if other is None:
+            best = min(timed(one, n) for _ in range(7))
+            print(f"{what}: {best:.1f} us per request (Python, no sockets)")
+        else:  # interleaved batches in one process: the machine's noise hits both alike
+            ours, theirs = [], []
+            for _ in range(args.batches):
+                theirs.append(timed(other, n))
+                ours.append(timed(one, n))
+            ratio = statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
+            print(f"{what}: this tree {min(ours):.1f} us (median {statistics.median(ours):.1f}), {args.compare} "
+                  f"{min(theirs):.1f} us (median {statistics.median(theirs):.1f}); ratio this/other, median of "
+                  f"{args.batches} interleaved batches: {ratio:.3f}")
+            loop.run_until_complete(other_engine.stop())
         loop.run_until_complete(engine.stop())
         loop.close()
     return 0

@@ -65,6 +65,7 @@ class VirtualServer:
         self.pool: Pool | None = None
         self.request_rules: list = []
         self.response_rules: list = []
+        self.request_rules_read_body = False  # a request rule reads the whole body (decided once, not per request)
         self.bandwidth: BandwidthClass | None = None
         self.ssl_context: ssl.SSLContext | None = None
         self.access_log: AccessLog | None = None
@@ -328,6 +329,7 @@ class Engine:
             if rname not in compiled:
                 return f"rule {rname!r} does not exist"
         vs.request_rules = [compiled[r] for r in vc.request_rules]
+        vs.request_rules_read_body = any(rule.needs_request_body for rule in vs.request_rules)
         vs.response_rules = [compiled[r] for r in vc.response_rules]
         if not vs.pool and not vs.request_rules:
             return "no pool"

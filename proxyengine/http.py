@@ -77,64 +77,71 @@ def connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 class Exchange:
     """One request on a client connection, and the state of proxying it."""
 
-    __slots__ = (
-        "client", "method", "url", "version", "keep_alive", "upgrade", "chunked", "content_length",
-        "expect_continue", "complete", "body_buf", "body_buf_size", "sent", "sent_size", "upgrade_tail",
-        # routing
-        "vs", "pool", "node", "conn", "tried", "attempts", "failovers", "connect_task", "waiter_active",
-        "persist", "persist_key", "persist_new", "tx", "last_error", "close_after", "dead", "reply_timer",
-        # response
-        "response_started", "response_done", "status", "resp_chunked_out", "resp_until_close", "head_only",
-        "started", "sent_at", "req_bytes", "resp_bytes", "head", "_headers", "headers_changed", "resp_chunked_in",
-    )  # fmt: skip
+    # defaults are class attributes: creating an exchange sets only what differs per request (no __slots__, so
+    # most of some fifty fields are never written for a plain proxied request)
+    method = b"GET"
+    url = b"/"
+    head: RequestHead | None = None  # the validated raw head; headers are parsed from it on demand
+    _headers: list[tuple[bytes, bytes]] | None = None
+    headers_changed = False
+    version = "1.1"
+    keep_alive = True
+    upgrade = False
+    chunked = False
+    content_length = -1
+    expect_continue = False
+    complete = False
+    body_buf_size = 0
+    sent_size = 0
+    upgrade_tail = b""
+    vs = None
+    pool: Pool | None = None
+    node: Node | None = None
+    conn: HttpNodeProtocol | None = None
+    attempts = 0
+    failovers = 0
+    connect_task = None
+    waiter_active = False
+    persist = None
+    persist_key = None
+    persist_new = False
+    tx = None
+    last_error = 503
+    close_after = False
+    dead = False
+    reply_timer = None
+    response_started = False
+    response_done = False
+    status = 0
+    resp_chunked_out = False  # the engine adds chunked framing (a close-delimited body, kept alive)
+    resp_chunked_in = False  # the node's chunked body is passed on as it is
+    resp_until_close = False
+    head_only = False
+    sent_at = 0.0
+    node_address = ""  # the node that answered (ex.node is released before the statistics see the exchange)
+    req_bytes = 0
+    resp_bytes = 0
 
-    def __init__(self, client: HttpClientProtocol):
+    def __init__(self, client: HttpClientProtocol, head: RequestHead | None = None):
         self.client = client
-        self.method = b"GET"
-        self.url = b"/"
-        self.head: RequestHead | None = None  # the validated raw head; headers are parsed from it on demand
-        self._headers: list[tuple[bytes, bytes]] | None = None
-        self.headers_changed = False
-        self.version = "1.1"
-        self.keep_alive = True
-        self.upgrade = False
-        self.chunked = False
-        self.content_length = -1
-        self.expect_continue = False
-        self.complete = False
         self.body_buf: list[bytes] = []
-        self.body_buf_size = 0
         self.sent: list[bytes] | None = []
-        self.sent_size = 0
-        self.upgrade_tail = b""
-        self.vs = None
-        self.pool: Pool | None = None
-        self.node: Node | None = None
-        self.conn: HttpNodeProtocol | None = None
         self.tried: set[str] = set()
-        self.attempts = 0
-        self.failovers = 0
-        self.connect_task = None
-        self.waiter_active = False
-        self.persist = None
-        self.persist_key = None
-        self.persist_new = False
-        self.tx = None
-        self.last_error = 503
-        self.close_after = False
-        self.dead = False
-        self.reply_timer = None
-        self.response_started = False
-        self.response_done = False
-        self.status = 0
-        self.resp_chunked_out = False  # the engine adds chunked framing (a close-delimited body, kept alive)
-        self.resp_chunked_in = False  # the node's chunked body is passed on as it is
-        self.resp_until_close = False
-        self.head_only = False
         self.started = time.monotonic()
-        self.sent_at = 0.0
-        self.req_bytes = 0
-        self.resp_bytes = 0
+        if head is not None:
+            self.head = head
+            self.method = head.method
+            self.url = head.target
+            self.version = head.version
+            self.keep_alive = head.keep_alive
+            if head.upgrade:
+                self.upgrade = True
+            if head.chunked:
+                self.chunked = True
+            else:
+                self.content_length = head.content_length
+            if head.expect_continue:
+                self.expect_continue = True
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -318,16 +325,7 @@ class HttpClientProtocol(asyncio.Protocol):
             self._new_exchange(parse_request(head, self.limits))
 
     def _new_exchange(self, r: RequestHead) -> None:
-        ex = Exchange(self)
-        ex.head = r
-        ex.method = r.method
-        ex.url = r.target
-        ex.version = r.version
-        ex.keep_alive = r.keep_alive
-        ex.upgrade = bool(r.upgrade)
-        ex.chunked = r.chunked
-        ex.content_length = -1 if r.chunked else r.content_length
-        ex.expect_continue = r.expect_continue
+        ex = Exchange(self, r)
         if r.chunked or r.content_length:
             cfg = self.vs.cfg
             if cfg.max_body_length and r.content_length > cfg.max_body_length:
@@ -831,6 +829,7 @@ class HttpClientProtocol(asyncio.Protocol):
                 conn.close()
         if node is not None:
             ex.node = None
+            ex.node_address = node.address
             node.current_requests -= 1
             ex.pool.release(node)
 
@@ -1028,6 +1027,7 @@ class HttpClientProtocol(asyncio.Protocol):
 
     def _exchange_done(self, ex: Exchange) -> None:
         ex.response_done = True
+        ex.sent = None  # the statistics ring keeps the exchange a while: not the request body kept for retries
         vs = ex.vs
         if ex.pool is not None:
             ex.pool.bytes_in += ex.req_bytes

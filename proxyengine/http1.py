@@ -90,6 +90,9 @@ class RequestHead:
         self.tokens: set[bytes] = set()
 
 
+_KEYS: dict[bytes, tuple[bytes, int]] = {}  # a field name -> (b"\n" + name + b":", its length)
+
+
 def scan_fields(block: bytes, names: re.Pattern, status: int) -> list[tuple[int, int, bytes, bytes]]:
     """Validate a header block (field lines, then the empty line) and locate the fields ``names`` matches:
     (start, end, lower-case name, value) with offsets of the whole line in ``block``, in order."""
@@ -99,17 +102,18 @@ def scan_fields(block: bytes, names: re.Pattern, status: int) -> list[tuple[int,
     found = names.findall(lb)
     if not found:
         return []
+    # findall returns the lines in order: each one is the next occurrence of its key after the previous line
     fields = []
-    for name in set(found) if len(found) > 1 else found:
-        key = b"\n" + name + b":"
-        i = lb.find(key)
-        while i >= 0:
-            v = i + len(key)
-            e = lb.find(b"\r", v)
-            fields.append((i, e + 1, name, block[v - 1 : e - 1].strip(b" \t")))
-            i = lb.find(key, e)
-    if len(fields) > 1:
-        fields.sort()
+    pos = 0
+    keys = _KEYS
+    for name in found:
+        k = keys.get(name)
+        if k is None:
+            k = keys[name] = (b"\n" + name + b":", len(name) + 2)
+        i = lb.find(k[0], pos)
+        v = i + k[1]
+        pos = lb.find(b"\r", v)
+        fields.append((i, pos + 1, name, block[v - 1 : pos - 1].strip(b" \t")))
     return fields
 
 
@@ -233,7 +237,11 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             raise HttpError(400, "Transfer-Encoding in an HTTP/1.0 request")
         r.chunked = _transfer_coding(codings, 501)
     elif lengths:
-        r.content_length = _content_length(lengths, 400)
+        v = lengths[0]
+        if len(lengths) == 1 and len(v) < 19 and v.isdigit():  # the usual case, inline: ASCII digits, fits 64 bits
+            r.content_length = int(v)
+        else:
+            r.content_length = _content_length(lengths, 400)
     tokens = r.tokens
     r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
     if r.upgrade and b"upgrade" not in tokens:
@@ -293,7 +301,11 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
             r.until_close = True  # RFC 9112 6.3: not chunked last: the body ends when the node closes
             r.keep_alive = False
     elif lengths:
-        r.content_length = _content_length(lengths, 502)
+        v = lengths[0]
+        if len(lengths) == 1 and len(v) < 19 and v.isdigit():
+            r.content_length = int(v)
+        else:
+            r.content_length = _content_length(lengths, 502)
     else:
         r.until_close = True
         r.keep_alive = False

@@ -144,7 +144,7 @@ def run_request_rules(client, ex) -> str | None:
     """Run the virtual server's request rules on ``ex``; "done" when the rules answered, dropped or hold it."""
     tx = new_transaction(client, ex)
     ex.tx = tx
-    if any(rule.needs_request_body for rule in ex.vs.request_rules):
+    if ex.vs.request_rules_read_body:
         if ex.chunked or ex.content_length > 0:
             client.loop.call_soon(_wait_for_body, client, ex, time.monotonic())
             return "done"
@@ -184,7 +184,7 @@ def _dechunk(data: bytes) -> bytes:
 def _run_request(client, ex) -> str | None:
     engine = client.engine
     state = engine.rule_state
-    if engine.config is not None:
+    if engine.config is not None and (_rate_cache[0] is not engine.config or state.rate_classes is not _rate_cache[1]):
         state.rate_classes = _rate_limits(engine)
     vs = ex.vs
     tx = ex.tx

@@ -48,13 +48,12 @@ class Stats:
         self.total_requests += 1
         vs = ex.vs
         if vs.cfg.recent_connections_enabled:
+            # atoms only (a tuple of them is not tracked by the garbage collector); the row is built when read
+            pool = ex.pool
             self.next_id += 1
-            self.recent.append((
-                self.next_id, time.time(), vs.name, ex.pool.name if ex.pool else "",
-                ex.node.address if ex.node else (ex.tried and next(iter(ex.tried))) or "",
-                client.client_ip, client.client_port, ex.method, ex.url, ex.status, ex.req_bytes, ex.resp_bytes,
-                time.monotonic() - ex.started,
-            ))  # fmt: skip
+            self.recent.append((vs.name, pool.name if pool is not None else "", ex.node_address or (
+                ex.tried and next(iter(ex.tried))) or "", client.client_ip, client.client_port, ex.method, ex.url,
+                ex.status, ex.req_bytes, ex.resp_bytes, ex.started, time.monotonic()))  # fmt: skip
         if vs.access_log is not None and (ex.tx is None or ex.tx.log_enabled):  # request.setLogEnabled(0)
             vs.access_log.add(client, ex)
 
@@ -63,18 +62,24 @@ class Stats:
         """A generic (TCP/UDP) connection ended; ``log`` is false when a rule said not to log it."""
         if vs.cfg.recent_connections_enabled:
             self.next_id += 1
-            self.recent.append((self.next_id, time.time(), vs.name, pool, node, client_ip, client_port, b"", b"",
-                                status, bytes_in, bytes_out, time.monotonic() - started))
+            self.recent.append((vs.name, pool, node, client_ip, client_port, b"", b"", status, bytes_in, bytes_out,
+                                started, time.monotonic()))
         if vs.access_log is not None and log:
             vs.access_log.add_connection(client_ip, pool, node, bytes_in, bytes_out, started)
 
     def recent_connections(self, limit: int = 100) -> list[dict]:
+        """The newest ``limit`` requests and generic connections, newest first (rows built here, on read)."""
+        rows = list(self.recent)
+        first = self.next_id - len(rows) + 1
+        wall = time.time() - time.monotonic()
         out = []
-        for r in list(self.recent)[-limit:][::-1]:
+        for i in range(len(rows) - 1, max(len(rows) - limit, 0) - 1, -1):
+            vs, pool, node, ip, port, method, url, status, bytes_in, bytes_out, started, done = rows[i]
             out.append({
-                "id": r[0], "time": round(r[1], 3), "virtual_server": r[2], "pool": r[3], "node": r[4],
-                "client": f"{r[5]}:{r[6]}", "method": r[7].decode("latin-1"), "url": r[8].decode("latin-1"),
-                "status": r[9], "bytes_in": r[10], "bytes_out": r[11], "duration_ms": round(r[12] * 1000, 3),
+                "id": first + i, "time": round(wall + done, 3), "virtual_server": vs, "pool": pool, "node": node,
+                "client": f"{ip}:{port}", "method": method.decode("latin-1"), "url": url.decode("latin-1"),
+                "status": status, "bytes_in": bytes_in, "bytes_out": bytes_out,
+                "duration_ms": round((done - started) * 1000, 3),
             })  # fmt: skip
         return out
 
