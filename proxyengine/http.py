@@ -13,7 +13,16 @@ import ssl
 import time
 from collections import deque
 
-from .http1 import DEFAULT_LIMITS, ChunkedReader, HttpError, RequestHead, head_too_big, parse_request, parse_response
+from .http1 import (
+    DEFAULT_LIMITS,
+    ChunkedReader,
+    HttpError,
+    RequestHead,
+    head_too_big,
+    header_list,
+    parse_request,
+    parse_response,
+)
 from .pools import DISCARD_POOL, Node, Pool
 from .rulehooks import run_request_rules, run_response_rules
 
@@ -148,13 +157,7 @@ class Exchange:
         """The request's header fields as (name, value) bytes: parsed from the raw head only when asked for."""
         h = self._headers
         if h is None:
-            h = []
-            if self.head is not None:
-                h = [(n, v.strip(b" \t")) for n, _, v in (line.partition(b":") for line in
-                                                           self.head.block[:-2].split(b"\r\n")[:-1])]
-                authority = [f[3] for f in self.head.fields if f[0] < 0]
-                if authority:  # an absolute-form target: its authority is the Host
-                    h = [(n, v) for n, v in h if n.lower() != b"host"] + [(b"Host", authority[0])]
+            h = header_list(self.head) if self.head is not None else []
             self._headers = h
         return h
 

@@ -93,6 +93,16 @@ class RequestHead:
 _KEYS: dict[bytes, tuple[bytes, int]] = {}  # a field name -> (b"\n" + name + b":", its length)
 
 
+def header_list(r: RequestHead) -> list[tuple[bytes, bytes]]:
+    """A request head's header fields as (name, value) bytes, parsed from the raw block (an absolute-form
+    target's authority is the Host)."""
+    h = [(n, v.strip(b" \t")) for n, _, v in (line.partition(b":") for line in r.block[:-2].split(b"\r\n")[:-1])]
+    authority = [f[3] for f in r.fields if f[0] < 0]
+    if authority:
+        h = [(n, v) for n, v in h if n.lower() != b"host"] + [(b"Host", authority[0])]
+    return h
+
+
 def scan_fields(block: bytes, names: re.Pattern, status: int) -> list[tuple[int, int, bytes, bytes]]:
     """Validate a header block (field lines, then the empty line) and locate the fields ``names`` matches:
     (start, end, lower-case name, value) with offsets of the whole line in ``block``, in order."""

@@ -14,7 +14,7 @@ import socket
 import time
 from collections import deque
 
-from .http1 import ChunkedReader
+from .http1 import ChunkedReader, header_list
 from .rules import Headers, Transaction
 
 HOP_BY_HOP = frozenset(
@@ -35,31 +35,29 @@ def _encode(headers) -> list[tuple[bytes, bytes]]:
     return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
 
 
-_T_HEADERS = Transaction.request_headers  # the base class's slots, which HttpTransaction fills lazily
-_T_PATH = Transaction.path
-_T_QUERY = Transaction.query
-_LAZY_HEADERS, _LAZY_URL = 1, 2
+_T_HEADERS = Transaction.request_headers  # the base class's slot, which HttpTransaction fills lazily
+_LAZY_HEADERS = 1
 _METHODS: dict[bytes, str] = {}
 
 
 class HttpTransaction(Transaction):
-    """A Transaction for an HTTP request whose header list and path are decoded from the raw head only when a
-    rule reads them: a rule that looks at the Host header alone never has the path split or decoded, and one
-    that reads neither pays for neither."""
+    """A Transaction for an HTTP request whose header list is decoded from the raw head only when a rule reads
+    it: http.getHostHeader is answered from the parsed head, and a rule that reads no header pays for none.
+    (The path and query are set at once: splitting them costs less than a property on every read.)"""
 
-    __slots__ = ("_ex", "_lazy")
+    __slots__ = ("_head", "_lazy")  # the RequestHead, not the exchange (which holds the transaction: no cycle)
 
-    def __init__(self, ex) -> None:
+    def __init__(self, head) -> None:
         self._lazy = 0
         Transaction.__init__(self)
-        self._ex = ex
-        self._lazy = _LAZY_HEADERS | _LAZY_URL
+        self._head = head
+        self._lazy = _LAZY_HEADERS if head is not None else 0
 
     @property
     def request_headers(self) -> Headers:
         if self._lazy & _LAZY_HEADERS:
             self._lazy &= ~_LAZY_HEADERS
-            _T_HEADERS.__set__(self, Headers((_latin(n), _latin(v)) for n, v in self._ex.headers))
+            _T_HEADERS.__set__(self, Headers((_latin(n), _latin(v)) for n, v in header_list(self._head)))
         return _T_HEADERS.__get__(self)
 
     @request_headers.setter
@@ -69,50 +67,27 @@ class HttpTransaction(Transaction):
 
     def host_header(self) -> str | None:
         if self._lazy & _LAZY_HEADERS:
-            head = self._ex.head
-            if head is not None and not self._ex.headers_changed:
-                return _latin(head.host) if head.host else None
+            host = self._head.host
+            return _latin(host) if host else None
         return self.request_headers.get("Host")
-
-    def _url(self) -> None:
-        self._lazy &= ~_LAZY_URL
-        path, _, query = _latin(self._ex.url).partition("?")
-        _T_PATH.__set__(self, path)
-        _T_QUERY.__set__(self, query)
-
-    @property
-    def path(self) -> str:
-        if self._lazy & _LAZY_URL:
-            self._url()
-        return _T_PATH.__get__(self)
-
-    @path.setter
-    def path(self, value: str) -> None:
-        if self._lazy & _LAZY_URL:
-            self._url()
-        _T_PATH.__set__(self, value)
-
-    @property
-    def query(self) -> str:
-        if self._lazy & _LAZY_URL:
-            self._url()
-        return _T_QUERY.__get__(self)
-
-    @query.setter
-    def query(self, value: str) -> None:
-        if self._lazy & _LAZY_URL:
-            self._url()
-        _T_QUERY.__set__(self, value)
 
 
 def new_transaction(client, ex) -> Transaction:
-    tx = HttpTransaction(ex)
+    tx = HttpTransaction(ex.head)
+    if ex.headers_changed or ex.head is None:
+        tx.request_headers = Headers((_latin(n), _latin(v)) for n, v in ex.headers)
     method = _METHODS.get(ex.method)
     if method is None:
         method = _latin(ex.method)
         if len(_METHODS) < 64:
             _METHODS[ex.method] = method
     tx.method = method
+    url = ex.url
+    if b"?" in url:
+        path, _, query = _latin(url).partition("?")
+        tx.path, tx.query = path, query
+    else:
+        tx.path = _latin(url)
     tx.http_version = "HTTP/1.1" if ex.version == "1.1" else "HTTP/" + ex.version
     tx.remote_ip, tx.remote_port = client.client_ip, client.client_port
     tx.local_ip = client.local_ip

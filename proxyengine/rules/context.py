@@ -56,7 +56,8 @@ class Headers(list):
     __slots__ = ()
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__((str(n), str(v)) for n, v in pairs)
+        if pairs:  # an empty one (every Transaction starts with one) skips the generator
+            super().__init__((str(n), str(v)) for n, v in pairs)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, or ``default``."""

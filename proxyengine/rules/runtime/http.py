@@ -89,7 +89,8 @@ def http_setMethod(c: RunContext, method) -> int:
 
 @builtin("http.getPath", ctx=True)
 def http_getPath(c: RunContext) -> str:
-    return urllib.parse.unquote(c.tx.path, encoding="latin-1")
+    path = c.tx.path
+    return urllib.parse.unquote(path, encoding="latin-1") if "%" in path else path
 
 
 @builtin("http.setPath", ctx=True)
