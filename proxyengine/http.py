@@ -1192,7 +1192,8 @@ class HttpNodeProtocol(asyncio.Protocol):
                     self._complete(client, ex, self.resp.keep_alive and pos == n)
             elif self.body_left:
                 take = min(self.body_left, n - pos)
-                client.response_body(ex, data if take == n else data[pos : pos + take])
+                # a slice of a read that also held the head is a view, not a copy (large bodies)
+                client.response_body(ex, data if take == n else memoryview(data)[pos : pos + take])
                 pos += take
                 self.body_left -= take
                 if not self.body_left:

@@ -69,9 +69,14 @@ class Node:
 
     def record_response_time(self, seconds: float) -> None:
         ms = seconds * 1000.0
-        self.rt_ewma = ms if self.rt_count == 0 else self.rt_ewma * 0.8 + ms * 0.2
-        self.rt_min = ms if self.rt_count == 0 else min(self.rt_min, ms)
-        self.rt_max = max(self.rt_max, ms)
+        if self.rt_count:
+            self.rt_ewma = self.rt_ewma * 0.8 + ms * 0.2
+            if ms < self.rt_min:
+                self.rt_min = ms
+        else:
+            self.rt_ewma = self.rt_min = ms
+        if ms > self.rt_max:
+            self.rt_max = ms
         self.rt_sum += ms
         self.rt_count += 1
 
@@ -302,7 +307,9 @@ class Pool:
     # -- selection (pure) -----------------------------------------------------------------------------------------
 
     def candidates(self, now: float, exclude: set[str] | frozenset = frozenset()) -> list[Node]:
-        nodes = [n for n in self.nodes if n.state == "active" and n.address not in exclude and n.alive(now)]
+        # Node.alive inline: this runs for every request
+        nodes = [n for n in self.nodes if n.state == "active" and not n.monitor_failed and n.passive_failed_until <= now
+                 and (not exclude or n.address not in exclude)]  # fmt: skip
         if self.cfg.priority_enabled and nodes:
             nodes = priority_filter(nodes, self.cfg.priority_nodes)
         return nodes
