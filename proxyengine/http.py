@@ -795,6 +795,7 @@ class HttpClientProtocol(asyncio.Protocol):
     def _node_failed(self, ex: Exchange, status: int, connect: bool = False) -> None:
         """The node did not answer: retry elsewhere when safe, else tell the client."""
         reused = ex.conn is not None and ex.conn.reused_for_request
+        failed = ex.node  # _drop_node releases it; the retry must still know which node failed
         self._drop_node(ex, reusable=False)
         if ex.response_started:
             self.transport.close()  # half a response went out: the client must see it cut short
@@ -804,8 +805,8 @@ class HttpClientProtocol(asyncio.Protocol):
                                                                                      ex.tx.idempotent))
         if retryable and reused and status == 502:
             ex.attempts -= 1  # a keep-alive connection the node had closed: not the node's fault
-        elif node_addr := (ex.node.address if ex.node is not None else None):
-            ex.tried.add(node_addr)
+        elif failed is not None:
+            ex.tried.add(failed.address)
         if retryable and ex.attempts < ex.pool.max_attempts():
             ex.node = None
             self._dispatch(ex)

@@ -475,11 +475,6 @@ def test_node_killed_and_node_frozen_under_load(tmp_path, nodes):
         assert engine.stop() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: http.py HttpClientProtocol._node_failed calls _drop_node, "
-    "which clears ex.node, before adding ex.node to ex.tried, so a retry may pick the failed node again",
-)
 def test_retry_goes_to_another_node(tmp_path, nodes):
     """A GET whose node refuses the connection is retried on the pool's other node. Weighted round robin with
     weights 99:1 hands the dead node the first two picks, so the retry must leave it out to reach the live one."""
