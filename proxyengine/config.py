@@ -367,6 +367,7 @@ class EngineConfig:
     monitors: dict[str, MonitorConfig] = field(default_factory=dict)
     persistence: dict[str, PersistenceConfig] = field(default_factory=dict)
     bandwidth: dict[str, BandwidthConfig] = field(default_factory=dict)
+    rate_classes: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (per second, per minute)
     ssl_server_keys: dict[str, SSLKeyConfig] = field(default_factory=dict)
     ssl_support_tls1_2: bool = True
     ssl_support_tls1_3: bool = True
@@ -553,6 +554,12 @@ def _parse_persistence(name: str, obj: Any) -> PersistenceConfig:
     )
 
 
+def _parse_rate(name: str, obj: Any) -> tuple[int, int]:
+    """A rate class: (max_rate_per_second, max_rate_per_minute); 0 means no limit at that scale."""
+    p = _Props(f"rate.{name}", obj)
+    return p.int("basic", "max_rate_per_second", 0, 0), p.int("basic", "max_rate_per_minute", 0, 0)
+
+
 def _parse_bandwidth(name: str, obj: Any) -> BandwidthConfig:
     p = _Props(f"bandwidth.{name}", obj)
     return BandwidthConfig(
@@ -626,6 +633,7 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
         monitors=_objects(config, "monitors", _parse_monitor),
         persistence=_objects(config, "persistence", _parse_persistence),
         bandwidth=_objects(config, "bandwidth", _parse_bandwidth),
+        rate_classes=_objects(config, "rate", _parse_rate),
         ssl_server_keys=_objects(config, "ssl_server_keys", _parse_ssl_key),
         ssl_support_tls1_2=gs.bool("ssl", "support_tls1_2", True),
         ssl_support_tls1_3=gs.bool("ssl", "support_tls1_3", True),

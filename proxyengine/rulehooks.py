@@ -9,7 +9,6 @@ the client protocol, so the protocols keep streaming for everyone else.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections import deque
@@ -159,7 +158,7 @@ def _dechunk(data: bytes) -> bytes:
 def _run_request(client, ex) -> str | None:
     engine = client.engine
     state = engine.rule_state
-    if engine.config is not None and (_rate_cache[0] is not engine.config or state.rate_classes is not _rate_cache[1]):
+    if engine.config is not None and state.rate_classes is not engine.config.rate_classes:
         state.rate_classes = _rate_limits(engine)
     vs = ex.vs
     tx = ex.tx
@@ -280,34 +279,9 @@ def _after_rate(client, ex) -> None:
 
 # -- rate classes (rate.use): a FIFO queue per class and context key, released as the class allows -------------
 
-_rate_cache: list = [None, {}]  # [the EngineConfig, its rate classes as name -> (per second, per minute)]
-
-
 def _rate_limits(engine) -> dict[str, tuple[int, int]]:
-    """The configuration's rate classes, read once per configuration load.
-
-    EngineConfig does not carry rate classes yet (config.py is being reworked for issue 5), so they are
-    read from the engine.json the configuration was loaded from; they belong in EngineConfig.
-    """
-    if _rate_cache[0] is not engine.config:
-        _rate_cache[1] = _read_rate_classes(engine.config_path)
-        _rate_cache[0] = engine.config
-    return _rate_cache[1]
-
-
-def _read_rate_classes(path: str | None) -> dict[str, tuple[int, int]]:
-    try:
-        with open(path or "", encoding="utf-8") as f:
-            section = json.load(f).get("config", {}).get("rate", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
-    out = {}
-    for name, obj in section.items() if isinstance(section, dict) else ():
-        basic = obj.get("properties", {}).get("basic", {}) if isinstance(obj, dict) else {}
-        per_second, per_minute = basic.get("max_rate_per_second", 0), basic.get("max_rate_per_minute", 0)
-        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (per_second, per_minute)):
-            out[name] = (per_second, per_minute)
-    return out
+    """The configuration's rate classes (name -> (per second, per minute))."""
+    return engine.config.rate_classes if engine.config is not None else {}
 
 
 class _RateQueue:

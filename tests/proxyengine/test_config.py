@@ -66,3 +66,14 @@ def test_a_port_conflict_keeps_only_the_later_virtual_server_down(tmp_path):
     assert cfg.virtual_servers["web"].conflict == ""
     assert "already used by virtual server web" in cfg.virtual_servers["zzz"].conflict
     assert [names for names in cfg.listener_keys().values()] == [["web"]]
+
+
+def test_rate_classes_are_part_of_the_configuration(tmp_path):
+    """Every worker sees the rate classes from the configuration it was given (not by re-reading a file)."""
+    doc = _doc(tmp_path)
+    doc["config"]["rate"] = {"api": {"properties": {"basic": {"max_rate_per_second": 5, "max_rate_per_minute": 0}}}}
+    cfg = parse_config(json.dumps(doc))
+    assert cfg.rate_classes == {"api": (5, 0)}
+    doc["config"]["rate"]["api"]["properties"]["basic"]["max_rate_per_second"] = -1
+    with pytest.raises(ConfigError, match="rate.api.basic.max_rate_per_second"):
+        parse_config(json.dumps(doc))
