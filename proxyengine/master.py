@@ -46,6 +46,8 @@ class Master:
         self.sel = selectors.DefaultSelector()
         self.stopping = False
         self.pending_events: list[dict] = []
+        # nodes the monitors (in worker 0) hold failed: a replacement worker starts knowing them
+        self.monitor_failures: dict[tuple, dict] = {}
 
     # -- sockets ---------------------------------------------------------------------------------------------
 
@@ -82,7 +84,8 @@ class Master:
                     os.setuid(self.run_as[0])
                 from .worker import worker_main
 
-                code = worker_main(index, child, self.text, dict(self.sockets), self.nworkers)
+                failures = [] if index == 0 else list(self.monitor_failures.values())
+                code = worker_main(index, child, self.text, dict(self.sockets), self.nworkers, failures)
             except BaseException:
                 import traceback
 
@@ -141,9 +144,23 @@ class Master:
             ev = self.pending_events.pop(0)
             if ev.get("event") == "monitor":
                 msg = {"cmd": "_monitor", **{k: ev[k] for k in ("pool", "node", "monitor", "ok", "why")}}
+                key = (msg["pool"], msg["node"], msg["monitor"])
+                if msg["ok"]:
+                    self.monitor_failures.pop(key, None)
+                else:
+                    self.monitor_failures[key] = msg
                 for w in list(self.workers.values()):
                     if w.index != ev.get("worker"):
                         self.ask(w, msg)
+
+    def _forget_monitor_failures(self) -> None:
+        """Worker 0 runs the monitors and starts afresh: the others stop holding nodes failed on its old word
+        (the new monitors report real failures again within delay x failures; retries cover the gap)."""
+        for msg in self.monitor_failures.values():
+            for w in list(self.workers.values()):
+                if w.index != 0:
+                    self.ask(w, {**msg, "ok": True, "why": "monitors restarted"})
+        self.monitor_failures.clear()
 
     # -- commands --------------------------------------------------------------------------------------------
 
@@ -322,6 +339,8 @@ class Master:
                         if not self.stopping:
                             self.events.log("serious", "engine",
                                             f"worker {w.index} (pid {pid}) died ({status:#x}); restarting it")
+                            if w.index == 0:
+                                self._forget_monitor_failures()
                             self.spawn(w.index)
 
     def _shutdown(self, ctl: socket.socket, ctl_path: str) -> None:

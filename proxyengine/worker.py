@@ -80,7 +80,8 @@ class Channel:
                                                 "monitor": monitor, "ok": ok, "why": why}))
 
 
-def worker_main(index: int, chan: socket.socket, text: bytes, sockets: dict, nworkers: int) -> int:
+def worker_main(index: int, chan: socket.socket, text: bytes, sockets: dict, nworkers: int,
+                failures: list[dict] = ()) -> int:
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     cfg = parse_config(text)
@@ -102,6 +103,8 @@ def worker_main(index: int, chan: socket.socket, text: bytes, sockets: dict, nwo
     if index == 0:
         engine.health_listener = channel.monitor_event
     loop.run_until_complete(engine.start(cfg, sockets))  # warnings are in the event log
+    for msg in failures:  # a replacement worker: nodes the monitors hold failed right now
+        loop.run_until_complete(engine.handle(msg))
     gc.collect()
     gc.freeze()  # PERFORMANCE-NOTES: start-up objects stay out of every later collection
     code = loop.run_until_complete(done)

@@ -571,3 +571,48 @@ def test_worker_killed_is_restarted_and_new_connections_succeed_within_a_second(
         assert sum("died" in e["message"] and "restarting" in e["message"] for e in events) == 3, figures
     finally:
         assert engine.stop() == 0
+
+
+def test_replacement_worker_knows_the_nodes_the_monitors_hold_failed(tmp_path, nodes):
+    """A node is frozen and marked failed by the monitors; then worker 1 is killed. Its replacement must not send
+    requests to the frozen node (each would wait max_reply_time before its retry): the master hands it the
+    current failures when it starts."""
+    n1, n2 = nodes("n1", "n2")
+    port = free_port()
+    doc = engine_json(
+        tmp_path,
+        pools={"web": pool([n1.address, n2.address], basic={"monitors": ["fast"]},
+                           connection={"max_connect_time": 1, "max_reply_time": 2})},
+        virtual_servers={"web": vserver(port)},
+        monitors={"fast": FAST_MONITOR},
+    )
+    engine = Engine(tmp_path, doc)
+    try:
+        os.kill(n2.proc.pid, signal.SIGSTOP)
+
+        def n2_failed():
+            nodes_health = engine.cmd(cmd="health")["pools"]["web"]["nodes"]
+            return nodes_health[n2.address]["state"] == "dead"
+
+        assert asyncio.run(wait_until(n2_failed, 10)), engine.cmd(cmd="health")
+        victim = engine.cmd(cmd="ping")["workers"][1]
+        os.kill(victim, signal.SIGKILL)
+        assert asyncio.run(wait_until(lambda: victim not in engine.cmd(cmd="ping")["workers"]
+                                      and len(engine.cmd(cmd="ping")["workers"]) == 2, 5, 0.02))
+
+        async def timed_probes(n: int) -> list[tuple[float, int, str]]:
+            out = []
+            for _ in range(n):
+                start = time.monotonic()
+                status, body = await probe(port)
+                out.append((time.monotonic() - start, status, body))
+            return out
+
+        results = asyncio.run(timed_probes(30))  # new connections land on both workers, the new one included
+        slow = [r for r in results if r[0] > 1.0]
+        print(f"\n[faults] after a worker restart with n2 frozen: 30 requests, {len(slow)} slower than 1 s")
+        assert all(status == 200 and body == "n1" for _, status, body in results), results
+        assert not slow, f"requests waited on the frozen node: {slow}"
+    finally:
+        os.kill(n2.proc.pid, signal.SIGCONT)
+        assert engine.stop() == 0
