@@ -385,9 +385,8 @@ def test_node_killed_and_node_frozen_under_load(tmp_path, nodes):
     (it may have been acted on): 504. Once the monitors mark the nodes failed no request goes to them, so no
     request fails at all; they take traffic again when the monitor sees them answer.
 
-    Before the nodes are marked failed a GET can still fail (502/504) when all of its tries land on the killed or
-    frozen node: the retry does not leave out the node that just failed (http.py HttpClientProtocol._node_failed,
-    pinned by test_retry_goes_to_another_node below), so round robin may hand it the same node again."""
+    A retry leaves out the node that just failed (test_retry_goes_to_another_node below), so before the nodes are
+    marked failed a GET fails only if every try it is allowed lands on a failed node."""
     n1, n2, n3 = nodes("n1", "n2", "n3")
     port = free_port()
     doc = engine_json(
