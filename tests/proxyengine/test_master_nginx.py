@@ -135,6 +135,7 @@ def test_engine_process_with_nginx_reload_under_load_and_sigterm(tmp_path, nginx
         assert csv.startswith("# pxname,svname") and "web,FRONTEND" in csv
         recent = request(ctl, {"cmd": "recent_connections", "limit": 5})["connections"]
         assert len(recent) == 5 and recent[0]["virtual_server"] == "web"
+        assert recent[0]["node"] == f"127.0.0.1:{nginx}" and recent[0]["pool"] == "web"
         drained = request(ctl, {"cmd": "node_state", "pool": "web", "node": f"127.0.0.1:{nginx}",
                                 "state": "disabled"})
         assert drained == {"ok": True, "pool": "web", "node": f"127.0.0.1:{nginx}", "state": "disabled"}
