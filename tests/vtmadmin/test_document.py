@@ -143,3 +143,14 @@ def test_backup_upload_checks_the_archive(api):
     r = api.put(f"{BACKUPS}/junk", b"not a tar at all", content_type="application/x-tar")
     assert r.status_code == 400
     assert "broken" not in str(api.get(BACKUPS).json())
+
+
+def test_import_from_the_command_line_reports_rules_that_do_not_compile(api, tmp_path, capsys):
+    doc = json.loads(document_export())
+    doc["config"]["rules"]["bad"] = 'http.setHeader("X");\n'
+    del doc["digest"]
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    call_command("import_config", str(path))
+    err = capsys.readouterr().err
+    assert "warning: rules 'bad' line 1 column" in err and "expects 2 arguments" in err

@@ -4,6 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from vtmadmin.services.diagnose import config_diagnose
 from vtmadmin.services.document import DocumentInvalid, document_import
 
 
@@ -27,3 +28,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"error: {where + ': ' if where else ''}{error['error_text']} {detail}".rstrip())
             raise CommandError(str(e)) from None
         self.stdout.write(f"Imported {file}: configuration revision {revision}")
+        # stored, as on vTM, but said: rules that do not compile, references to missing objects, ...
+        for entry in config_diagnose():
+            for problem in entry["problems"]:
+                self.stderr.write(f"warning: {problem}")
