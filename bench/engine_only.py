@@ -4,6 +4,7 @@
     .venv/bin/python bench/engine_only.py [--rounds 3] [--seconds 5] [--case small] [--passthrough]
     .venv/bin/python bench/engine_only.py --profile out.prof     # cProfile the engine while the load runs
     .venv/bin/python bench/engine_only.py --pyspy out.txt        # py-spy (if installed) while the load runs
+    .venv/bin/python bench/engine_only.py --compare /tmp/base    # A/B: an engine from another checkout too
 
 Prints, per round, req/s and CPU µs per request for each target and ours/HAProxy ratios; then medians.
 """
@@ -30,7 +31,8 @@ CASES = {"small": "small keep-alive 50c", "big": "100 KB keep-alive 50c", "close
          "l4": "L4 TCP small 50c", "small200": "small keep-alive 200c"}  # fmt: skip
 
 
-def start(work: Path, nodes: list[int], name: str, rule: bool, profile: str = "") -> tuple[proxies.Proc, int, int]:
+def start(work: Path, nodes: list[int], name: str, rule: bool, profile: str = "",
+          root: Path = proxies.ROOT) -> tuple[proxies.Proc, int, int]:
     d = work / name
     (d / "log").mkdir(parents=True)
     http_port, tcp_port = proxies.free_port(), proxies.free_port()
@@ -39,7 +41,7 @@ def start(work: Path, nodes: list[int], name: str, rule: bool, profile: str = ""
         cfg["config"]["virtual_servers"]["web"]["properties"]["basic"]["request_rules"] = []
     path = d / "engine.json"
     path.write_text(json.dumps(cfg, indent=1))
-    env = {**os.environ, "PYTHONPATH": str(proxies.ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     argv = [sys.executable]
     if profile:
         argv += ["-m", "cProfile", "-o", profile]
@@ -56,6 +58,7 @@ def main() -> int:
     ap.add_argument("--case", default="small", choices=sorted(CASES))
     ap.add_argument("--passthrough", action="store_true", help="also our engine without the routing rule")
     ap.add_argument("--no-haproxy", action="store_true")
+    ap.add_argument("--compare", default="", help="also an engine run from another checkout's root (A/B)")
     ap.add_argument("--profile", default="", help="cProfile output file (only our engine, one round)")
     ap.add_argument("--pyspy", default="", help="py-spy flame/raw output (only our engine, one round)")
     ap.add_argument("--attach", default="", help="a command run during the load, {pid} replaced (e.g. strace -c)")
@@ -78,6 +81,10 @@ def main() -> int:
             ours, o_http, o_tcp = start(work, nodes, "ours", True, args.profile)
             procs.append(ours)
             targets.append(("ours", ours, o_tcp if l4 else o_http))
+            if args.compare:
+                other, c_http, c_tcp = start(work, nodes, "other", True, root=Path(args.compare).resolve())
+                procs.append(other)
+                targets.append(("other", other, c_tcp if l4 else c_http))
             if args.passthrough and not l4:
                 pt, p_http, _ = start(work, nodes, "norule", False)
                 procs.append(pt)
