@@ -13,6 +13,7 @@ import ssl
 import time
 from collections import deque
 
+from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
     ChunkedReader,
@@ -167,7 +168,7 @@ class Exchange:
         self.headers_changed = True
 
 
-class HttpClientProtocol(asyncio.Protocol):
+class HttpClientProtocol(ReadPauses, asyncio.Protocol):
     """A client connection to an HTTP virtual server."""
 
     def __init__(self, engine, listener, tls: bool = False):
@@ -394,19 +395,6 @@ class HttpClientProtocol(asyncio.Protocol):
         if conn is not None and conn.transport is not None:
             conn.resume(PAUSE_NODE_WRITE)
 
-    # -- flow control, in one place --------------------------------------------------------------------------
-
-    def pause(self, reason: int) -> None:
-        if not self.paused and self.transport is not None:
-            self.transport.pause_reading()
-        self.paused |= reason
-
-    def resume(self, reason: int) -> None:
-        if not self.paused & reason:
-            return
-        self.paused &= ~reason
-        if not self.paused and self.transport is not None and not self.closed:
-            self.transport.resume_reading()
 
     def throttled(self, nbytes: int, source) -> None:
         """Charge ``nbytes`` to the bandwidth class and the license cap; pause ``source`` if over."""
@@ -1067,8 +1055,10 @@ def sweep_idle(nodes, now: float, timeout: float) -> None:
             idle.pop(0).close()
 
 
-class HttpNodeProtocol(asyncio.Protocol):
+class HttpNodeProtocol(ReadPauses, asyncio.Protocol):
     """A connection to a node: carries one exchange at a time, kept alive in the node's idle list between."""
+
+    closed = False  # reading resumes whenever no reason holds it back (see flow.ReadPauses)
 
     idle_since = 0.0  # loop time it went back to the node's idle list
 
@@ -1225,19 +1215,6 @@ class HttpNodeProtocol(asyncio.Protocol):
         if peer is not None:
             peer.resume(PAUSE_NODE_WRITE)
 
-    # -- used by the client side --------------------------------------------------------------------------
-
-    def pause(self, reason: int) -> None:
-        if not self.paused and self.transport is not None:
-            self.transport.pause_reading()
-        self.paused |= reason
-
-    def resume(self, reason: int) -> None:
-        if not self.paused & reason:
-            return
-        self.paused &= ~reason
-        if not self.paused and self.transport is not None:
-            self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:  # tunnel mode
         if self.transport is not None:

@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import time
 
+from .flow import ReadPauses
 from .persistence import TLS_CLIENT_HELLO, TLS_SERVER_HELLO, tls_hello_session_id
 from .pools import DISCARD_POOL, Node, Pool
 from .rulehooks import run_generic_request_rules, run_generic_response_rules
@@ -23,7 +24,7 @@ FIRST_DATA_PROTOCOLS = ("client_first", "ssl")  # with request rules, these wait
 BULK_WRITE_HIGH = 1 << 20  # PERFORMANCE-NOTES: 64 KiB made bulk transfers pause constantly
 
 
-class _Side(asyncio.Protocol):
+class _Side(ReadPauses, asyncio.Protocol):
     """One socket of a proxied pair; ``peer`` is the other side."""
 
     def __init__(self):
@@ -32,18 +33,6 @@ class _Side(asyncio.Protocol):
         self.paused = 0
         self.eof = False
         self.closed = False
-
-    def pause(self, reason: int) -> None:
-        if not self.paused and self.transport is not None:
-            self.transport.pause_reading()
-        self.paused |= reason
-
-    def resume(self, reason: int) -> None:
-        if not self.paused & reason:
-            return
-        self.paused &= ~reason
-        if not self.paused and self.transport is not None and not self.closed:
-            self.transport.resume_reading()
 
     def pause_writing(self):
         if self.peer is not None:
