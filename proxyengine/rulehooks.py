@@ -34,8 +34,6 @@ def _encode(headers) -> list[tuple[bytes, bytes]]:
     return [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
 
 
-_T_HEADERS = Transaction.request_headers  # the base class's slot, which HttpTransaction fills lazily
-_LAZY_HEADERS = 1
 _METHODS: dict[bytes, str] = {}
 
 
@@ -44,28 +42,16 @@ class HttpTransaction(Transaction):
     it: http.getHostHeader is answered from the parsed head, and a rule that reads no header pays for none.
     (The path and query are set at once: splitting them costs less than a property on every read.)"""
 
-    __slots__ = ("_head", "_lazy")  # the RequestHead, not the exchange (which holds the transaction: no cycle)
-
     def __init__(self, head) -> None:
-        self._lazy = 0
         Transaction.__init__(self)
-        self._head = head
-        self._lazy = _LAZY_HEADERS if head is not None else 0
+        self._head = head  # the RequestHead, not the exchange (which holds the transaction: no cycle)
 
-    @property
-    def request_headers(self) -> Headers:
-        if self._lazy & _LAZY_HEADERS:
-            self._lazy &= ~_LAZY_HEADERS
-            _T_HEADERS.__set__(self, Headers((_latin(n), _latin(v)) for n, v in header_list(self._head)))
-        return _T_HEADERS.__get__(self)
-
-    @request_headers.setter
-    def request_headers(self, value: Headers) -> None:
-        self._lazy &= ~_LAZY_HEADERS
-        _T_HEADERS.__set__(self, value)
+    def _initial_headers(self) -> Headers:
+        head = self._head
+        return Headers((_latin(n), _latin(v)) for n, v in header_list(head)) if head is not None else Headers()
 
     def host_header(self) -> str | None:
-        if self._lazy & _LAZY_HEADERS:
+        if self._request_headers is None and self._head is not None:
             host = self._head.host
             return _latin(host) if host else None
         return self.request_headers.get("Host")

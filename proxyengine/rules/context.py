@@ -130,127 +130,88 @@ class LocalResponse:
 
 
 class Transaction:
-    """One request (and its response) as rules see it. The engine fills it and reads the effects back."""
+    """One request (and its response) as rules see it. The engine fills it and reads the effects back.
 
-    __slots__ = (
-        # request side, filled by the engine
-        "protocol",
-        "method",
-        "path",
-        "query",
-        "http_version",
-        "request_headers",
-        "request_body",
-        "remote_ip",
-        "remote_port",
-        "local_ip",
-        "local_port",
-        "virtual_server",
-        "connection_data",
-        "start_time",
-        "retries",
-        # response side, filled by the engine before response rules
-        "response_status",
-        "response_reason",
-        "response_version",
-        "response_headers",
-        "response_body",
-        "queue_time",
-        "server_response_time",
-        # effects rules ask for; the engine honours them
-        "pool",
-        "node",
-        "pool_used",
-        "persistence_key",
-        "persistence_class",
-        "persistence_node",
-        "response",
-        "discard",
-        "close_after",
-        "retry",
-        "avoid_nodes",
-        "request_changed",
-        "response_changed",
-        "pending_response_headers",
-        "rate_class",
-        "rate_key",
-        "bandwidth_class",
-        "service_level_class",
-        "max_reply_time",
-        "idempotent",
-        "cache",
-        "compress",
-        "log_enabled",
-        "recentconns",
-        "dscp",
-        "finished",
-        "logs",
-        "errors",
-        "rule_vars",
-        "settings",
-        "delay",
-    )
+    Immutable defaults are class attributes: a transaction sets only what its request has and what its rules
+    ask for (no __slots__: the 60-odd fields written one by one per request cost more than the rule itself)."""
+
+    protocol: str = "http"  # "http" or "generic"
+    method: str = "GET"
+    path: str = "/"  # raw (still %-escaped), without the query string
+    query: str = ""  # raw, without the "?"
+    http_version: str = "HTTP/1.1"
+    request_body: bytes | None = None  # generic protocols: the data read so far
+    remote_ip: str = ""
+    remote_port: int = 0
+    local_ip: str = ""
+    local_port: int = 0
+    virtual_server: str = ""
+    retries: int = 0  # how many times the engine already retried this request
+
+    response_status: int | None = None
+    response_reason: str = ""
+    response_version: str = "HTTP/1.1"
+    response_headers: Headers | None = None
+    response_body: bytes | None = None
+    queue_time: float = 0.0  # seconds, for stats.getQueueTime
+    server_response_time: float = 0.0  # seconds, for stats.getServerResponseTime
+
+    pool: str | None = None  # pool.use / pool.select
+    node: str | None = None  # "host:port" with pool.use(pool, host, port), else None
+    pool_used: bool = False  # True after pool.use (no further rules run)
+    persistence_key: str | None = None  # connection.setPersistenceKey
+    persistence_class: str | None = None  # connection.setPersistence (named class), "" = none
+    persistence_node: str | None = None  # connection.setPersistenceNode ("host:port")
+    response: LocalResponse | None = None  # send this instead of proxying
+    discard: bool = False  # connection.discard: drop the connection, no response
+    close_after: bool = False  # connection.close: close after this response
+    retry: bool | dict[str, str | None] | None = None  # request.retry (response rules)
+    request_changed: bool = False  # a rule rewrote method/path/query/headers/body
+    response_changed: bool = False  # a rule rewrote status/headers/body of the response
+    rate_class: str | None = None  # rate.use: the engine queues the request in this class
+    rate_key: str = ""  # rate.use's optional context (a key within the class)
+    bandwidth_class: str | None = None
+    service_level_class: str | None = None
+    max_reply_time: float | None = None  # request.setMaxReplyTime, seconds
+    idempotent: bool | None = None
+    cache: bool | None = None  # http.cache.enable/disable
+    compress: bool | None = None  # http.compress.enable/disable
+    log_enabled: bool = True
+    recentconns: bool | None = None  # recentconns.include/exclude
+    dscp: int | None = None
+    finished: bool = False  # stop running further rules for this request
+    delay: float = 0.0  # connection.sleep: seconds the engine waits before going on
+
+    _request_headers: Headers | None = None  # made on first read (see request_headers)
 
     def __init__(self) -> None:
-        self.protocol: str = "http"  # "http" or "generic"
-        self.method: str = "GET"
-        self.path: str = "/"  # raw (still %-escaped), without the query string
-        self.query: str = ""  # raw, without the "?"
-        self.http_version: str = "HTTP/1.1"
-        self.request_headers: Headers = Headers()
-        self.request_body: bytes | None = None  # generic protocols: the data read so far
-        self.remote_ip: str = ""
-        self.remote_port: int = 0
-        self.local_ip: str = ""
-        self.local_port: int = 0
-        self.virtual_server: str = ""
         self.connection_data: dict[str, Any] = {}  # connection.data.*: the engine shares one per connection
         self.start_time: float = time.time()
-        self.retries: int = 0  # how many times the engine already retried this request
-
-        self.response_status: int | None = None
-        self.response_reason: str = ""
-        self.response_version: str = "HTTP/1.1"
-        self.response_headers: Headers | None = None
-        self.response_body: bytes | None = None
-        self.queue_time: float = 0.0  # seconds, for stats.getQueueTime
-        self.server_response_time: float = 0.0  # seconds, for stats.getServerResponseTime
-
-        self.pool: str | None = None  # pool.use / pool.select
-        self.node: str | None = None  # "host:port" with pool.use(pool, host, port), else None
-        self.pool_used: bool = False  # True after pool.use (no further rules run)
-        self.persistence_key: str | None = None  # connection.setPersistenceKey
-        self.persistence_class: str | None = None  # connection.setPersistence (named class), "" = none
-        self.persistence_node: str | None = None  # connection.setPersistenceNode ("host:port")
-        self.response: LocalResponse | None = None  # send this instead of proxying
-        self.discard: bool = False  # connection.discard: drop the connection, no response
-        self.close_after: bool = False  # connection.close: close after this response
-        self.retry: bool | dict[str, str | None] | None = None  # request.retry (response rules)
         self.avoid_nodes: list[str] = []  # request.avoidNode, for the retry
-        self.request_changed: bool = False  # a rule rewrote method/path/query/headers/body
-        self.response_changed: bool = False  # a rule rewrote status/headers/body of the response
         # http.setResponseHeader / addResponseHeader / setResponseCookie called in a request rule:
         # ("set"|"add"|"remove"|"remove_cookie", name, value) applied in order to the response by apply_pending_response_headers
         self.pending_response_headers: list[tuple[str, str, str]] = []
-        self.rate_class: str | None = None  # rate.use: the engine queues the request in this class
-        self.rate_key: str = ""  # rate.use's optional context (a key within the class)
-        self.bandwidth_class: str | None = None
-        self.service_level_class: str | None = None
-        self.max_reply_time: float | None = None  # request.setMaxReplyTime, seconds
-        self.idempotent: bool | None = None
-        self.cache: bool | None = None  # http.cache.enable/disable
-        self.compress: bool | None = None  # http.compress.enable/disable
-        self.log_enabled: bool = True
-        self.recentconns: bool | None = None  # recentconns.include/exclude
-        self.dscp: int | None = None
-        self.finished: bool = False  # stop running further rules for this request
         self.logs: list[tuple[str, str, str]] = []  # (level "info"|"warn"|"error", rule, message)
         self.errors: list[RuleError] = []  # one per aborted rule: rule name, line, column, message
         self.rule_vars: dict[str, Any] = {}  # scratch state the library keeps per transaction
         # other knobs rules set that the engine may honour: "max_connection_attempts", "tos",
         # "virtual_server_timeout", "max_transaction_duration", "request_ends_at", "cache_key", ...
         self.settings: dict[str, Any] = {}
-        self.delay: float = 0.0  # connection.sleep: seconds the engine waits before going on
+
+    @property
+    def request_headers(self) -> Headers:
+        h = self._request_headers
+        if h is None:
+            h = self._request_headers = self._initial_headers()
+        return h
+
+    @request_headers.setter
+    def request_headers(self, value: Headers) -> None:
+        self._request_headers = value
+
+    def _initial_headers(self) -> Headers:
+        """The header list a transaction starts with when nobody set one (the engine's decodes its request's)."""
+        return Headers()
 
     def host_header(self) -> str | None:
         """The request's Host header (the engine's HTTP transaction answers from the raw request head)."""
