@@ -76,20 +76,25 @@ def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
     return None
 
 
+NO_TOKENS: frozenset[bytes] = frozenset()
+
+
 class RequestHead:
-    """A validated request head: what framing and routing need, the rest kept as raw bytes."""
+    """A validated request head: what framing and routing need, the rest kept as raw bytes. Never changed once
+    parsed. Defaults are class attributes: a plain GET sets only what it has."""
 
-    __slots__ = ("method", "target", "version", "block", "fields", "host", "content_length", "chunked",
-                 "keep_alive", "upgrade", "expect_continue", "tokens")  # fmt: skip
-
-    def __init__(self):
-        self.fields: list[tuple[int, int, bytes, bytes]] = []  # (start, end, lower name, value) of INTERESTING lines
-        self.host = b""
-        self.content_length = 0
-        self.chunked = False
-        self.upgrade = b""
-        self.expect_continue = False
-        self.tokens: set[bytes] = set()
+    method = b"GET"
+    target = b"/"
+    version = "1.1"
+    block = b"\r\n"
+    fields: list[tuple[int, int, bytes, bytes]] = []  # (start, end, lower name, value) of INTERESTING lines
+    host = b""
+    content_length = 0
+    chunked = False
+    keep_alive = True
+    upgrade = b""
+    expect_continue = False
+    tokens: frozenset[bytes] = NO_TOKENS  # of the Connection fields
 
 
 _KEYS: dict[bytes, tuple[bytes, int]] = {}  # a field name -> (b"\n" + name + b":", its length)
@@ -204,7 +209,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
         elif name == b"transfer-encoding":
             codings.append(value)
         elif name == b"connection":
-            r.tokens.update(connection_tokens(value))
+            r.tokens = r.tokens | connection_tokens(value)
         elif name == b"upgrade":
             r.upgrade = value
         elif name == b"expect":
@@ -238,10 +243,15 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             raise HttpError(400, "duplicate Host")
         if r.version == "1.1":
             raise HttpError(400, "missing Host")
-    elif not HOST.fullmatch(hosts[0]) or not hosts[0]:
-        raise HttpError(400, "invalid Host")
     else:
-        r.host = hosts[0]
+        host = hosts[0]
+        if host not in _GOOD_HOSTS:  # the same few hosts, again and again
+            if not host or not HOST.fullmatch(host):
+                raise HttpError(400, "invalid Host")
+            if len(_GOOD_HOSTS) >= 1024:
+                _GOOD_HOSTS.clear()
+            _GOOD_HOSTS.add(host)
+        r.host = host
     if codings:
         if lengths:
             raise HttpError(400, "both Content-Length and Transfer-Encoding")
@@ -255,10 +265,14 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
         else:
             r.content_length = _content_length(lengths, 400)
     tokens = r.tokens
-    r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
+    if tokens or r.version != "1.1":
+        r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
     if r.upgrade and b"upgrade" not in tokens:
         r.upgrade = b""  # an Upgrade the client did not list in Connection is ignored (RFC 9110 7.8)
     return r
+
+
+_GOOD_HOSTS: set[bytes] = set()  # Host values already found valid
 
 
 def _longest_line(block: bytes) -> int:
@@ -266,10 +280,20 @@ def _longest_line(block: bytes) -> int:
 
 
 class ResponseHead:
-    """A node's response head, validated: framing decided, hop-by-hop lines located for removal."""
+    """A node's response head, validated: framing decided, hop-by-hop lines located for removal. Defaults are
+    class attributes (a plain 200 with a Content-Length sets only what it has)."""
 
-    __slots__ = ("status", "reason", "version", "block", "fields", "content_length", "chunked", "until_close",
-                 "tokens", "keep_alive", "upgrade")  # fmt: skip
+    status = 200
+    reason = b""
+    version = "1.1"
+    block = b"\r\n"
+    fields: list[tuple[int, int, bytes, bytes]] = []
+    content_length = 0
+    chunked = False
+    until_close = False
+    tokens: frozenset[bytes] = NO_TOKENS
+    keep_alive = True
+    upgrade = False
 
 
 def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
@@ -281,26 +305,28 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
     block = head[eol + 2 :]
     r = ResponseHead()
     minor, status, reason = m.groups()
-    r.status = int(status)
-    r.reason = reason or b""
-    r.version = "1.1" if minor == b"1" else "1.0"
+    r.status = status = int(status)
+    if reason:
+        r.reason = reason
+    if minor != b"1":
+        r.version = "1.0"
     r.block = block
-    fields = scan_fields(block, RESPONSE_NAMES, 502)
-    lengths, codings, tokens = [], [], set()
+    r.fields = fields = scan_fields(block, RESPONSE_NAMES, 502)
+    lengths, codings, tokens = [], [], NO_TOKENS
     for _, _, name, value in fields:
         if name == b"content-length":
             lengths.append(value)
         elif name == b"transfer-encoding":
             codings.append(value)
         elif name == b"connection":
-            tokens.update(connection_tokens(value))
-    r.fields, r.tokens = fields, tokens
-    r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
-    r.upgrade = r.status == 101
-    r.content_length, r.chunked, r.until_close = 0, False, False
+            tokens = tokens | connection_tokens(value) if tokens else connection_tokens(value)
+    if tokens or minor != b"1":
+        r.tokens = tokens
+        r.keep_alive = b"close" not in tokens if minor == b"1" else b"keep-alive" in tokens
+    if status == 101:
+        r.upgrade = True
     if codings and lengths:
         raise HttpError(502, "both Content-Length and Transfer-Encoding")
-    status = r.status
     if request_method == b"HEAD" or status in (204, 304) or status < 200:
         return r
     if codings:
