@@ -1034,12 +1034,17 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
                 self.transport.close()
             self.closed = True
             return
-        self.resume(PAUSE_PIPELINE)
+        if self.paused & PAUSE_PIPELINE:
+            self.resume(PAUSE_PIPELINE)
         if self.exchanges:
             nxt = self.exchanges[0]
             self.loop.call_soon(self._start_next, nxt)
         elif self.cur is None:
-            self._set_idle_timer(vs.cfg.keepalive_timeout)
+            keep = vs.cfg.keepalive_timeout
+            if keep and self.idle_timer is not None and not self.timer_for_head:  # armed: re-arms for the rest
+                self.idle_deadline = self.loop.time() + keep
+            else:
+                self._set_idle_timer(keep)
 
     def _start_next(self, ex: Exchange) -> None:
         if not ex.dead and self.exchanges and self.exchanges[0] is ex:
@@ -1183,8 +1188,9 @@ class HttpNodeProtocol(ReadPauses, asyncio.Protocol):
                     self._complete(client, ex, self.resp.keep_alive and pos == n)
             elif self.body_left:
                 take = min(self.body_left, n - pos)
-                # a slice of a read that also held the head is a view, not a copy (large bodies)
-                client.response_body(ex, data if take == n else memoryview(data)[pos : pos + take])
+                # a slice of a read that also held the head: copied when small, a view when large
+                client.response_body(ex, data if take == n else data[pos : pos + take] if take < 16384 else
+                                     memoryview(data)[pos : pos + take])
                 pos += take
                 self.body_left -= take
                 if not self.body_left:

@@ -97,9 +97,6 @@ class RequestHead:
     tokens: frozenset[bytes] = NO_TOKENS  # of the Connection fields
 
 
-_KEYS: dict[bytes, tuple[bytes, int]] = {}  # a field name -> (b"\n" + name + b":", its length)
-
-
 def header_list(r: RequestHead) -> list[tuple[bytes, bytes]]:
     """A request head's header fields as (name, value) bytes, parsed from the raw block (an absolute-form
     target's authority is the Host)."""
@@ -116,21 +113,11 @@ def scan_fields(block: bytes, names: re.Pattern, status: int) -> list[tuple[int,
     if BLOCK.fullmatch(block) is None:
         raise HttpError(status, "malformed header field")
     lb = b"\n" + block.lower()
-    found = names.findall(lb)
-    if not found:
-        return []
-    # findall returns the lines in order: each one is the next occurrence of its key after the previous line
     fields = []
-    pos = 0
-    keys = _KEYS
-    for name in found:
-        k = keys.get(name)
-        if k is None:
-            k = keys[name] = (b"\n" + name + b":", len(name) + 2)
-        i = lb.find(k[0], pos)
-        v = i + k[1]
+    for m in names.finditer(lb):
+        i, v = m.span()
         pos = lb.find(b"\r", v)
-        fields.append((i, pos + 1, name, block[v - 1 : pos - 1].strip(b" \t")))
+        fields.append((i, pos + 1, m[1], block[v - 1 : pos - 1].strip(b" \t")))
     return fields
 
 

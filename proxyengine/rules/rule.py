@@ -58,7 +58,7 @@ class CompiledRule:
 
     def run(self, tx: Transaction, state: EngineState, *, phase: Phase = "request") -> None:
         """Run the rule on ``tx``. A runtime error aborts this rule only: counted, and put in tx.errors."""
-        stats = state.stats_for(self.name)
+        stats = state.rule_stats.get(self.name) or state.stats_for(self.name)
         stats.executions += 1
         budget = (
             state.rule_budgets.get(self.name, state.instruction_budget)

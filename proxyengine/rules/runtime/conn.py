@@ -546,12 +546,12 @@ def _choose(c: RunContext, pool: Any, host: Any, port: Any) -> None:
         raise RuleRuntimeError(f"pool '{name}' does not exist")
     tx = c.tx
     tx.pool = name
-    if to_str(host):
-        h = to_str(host)
+    h = to_str(host) if host != "" else ""
+    if h:
         if port is None:
             raise RuleRuntimeError("a node needs both a host and a port")
         tx.node = f"[{h}]:{to_int(port)}" if ":" in h else f"{h}:{to_int(port)}"
-    else:
+    elif tx.node is not None:
         tx.node = None
     if c.phase == "response":
         tx.rule_vars["pool_chosen_in_response"] = True
