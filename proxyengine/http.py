@@ -101,6 +101,7 @@ class Exchange:
     content_length = -1
     expect_continue = False
     complete = False
+    held = False  # a chunked body kept back until it is complete and valid (or too big to keep)
     body_buf_size = 0
     sent_size = 0
     upgrade_tail = b""
@@ -369,6 +370,9 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
             self.body_timer.cancel()
             self.body_timer = None
         ex.complete = True
+        if ex.held:  # routed once this whole read is framed (so checked)
+            ex.held = False
+            self.to_start = ex
         if ex.conn is not None and self.exchanges and ex is self.exchanges[0]:
             self._request_sent(ex)
 
@@ -473,12 +477,26 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
             ex.body_buf.append(data)
             ex.body_buf_size += len(data)
             if ex.body_buf_size > self.vs.cfg.max_client_buffer:
+                if ex.held:  # too big to keep back: it streams from here on
+                    ex.held = False
+                    self.to_start = ex
                 self.pause(PAUSE_BUFFER)
 
     # -- routing a request ------------------------------------------------------------------------------------
 
     def _start(self, ex: Exchange) -> None:
-        """``ex`` became the head of the pipeline: run rules, choose the pool, send it."""
+        """``ex`` became the head of the pipeline: run rules, choose the pool, send it.
+
+        A chunked request body is held back until it has arrived whole (up to the virtual server's
+        max_client_buffer, as nginx buffers request bodies): a chunk error in a later read then refuses the
+        request before any of it reached a node. A bigger body streams, and an error in it aborts the node
+        connection, so the node never receives a complete request."""
+        if ex.chunked and not ex.complete and ex.body_buf_size <= self.vs.cfg.max_client_buffer:
+            ex.held = True
+            if ex.expect_continue:  # the client waits for this before sending the body it is held for
+                ex.expect_continue = False
+                self.wbuf.append(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
         vs = self.vs
         if vs.retired and self.listener.vs is not vs:
             self.vs = vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured

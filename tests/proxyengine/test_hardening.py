@@ -171,15 +171,35 @@ def test_bad_request_after_a_good_one_in_the_same_packet_sends_neither(tmp_path)
     asyncio.run(main())
 
 
-def test_chunk_error_in_a_later_read_never_completes_a_request_at_the_node(tmp_path):
+def test_chunk_error_in_a_later_read_sends_nothing_to_the_node(tmp_path):
     async def main():
         backend, port, doc = await _engine(tmp_path)
         async with RunningEngine(tmp_path, doc):
             status, out, closed = await raw(port, [b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                                                    b"3\r\nabc\r\n", b"zz\r\nxyz\r\n0\r\n\r\n"], gap=0.3)
+            # the same with Expect: 100-continue: the engine says continue itself while it holds the body
+            status2, out2, closed2 = await raw(port, [b"POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                                                      b"Expect: 100-continue\r\n\r\n", b"3\r\nabc\r\n",
+                                                      b"3\r\nxyz\r\nQ\r\n"], gap=0.3)
         await backend.stop()
         assert status == 400 and closed
-        assert backend.requests == []  # the head went ahead, the body was cut: the node never had a request
+        assert out2.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 ") and closed2
+        assert backend.connections == 0 and backend.requests == []  # the body was held back: nothing went
+
+    asyncio.run(main())
+
+
+def test_chunked_body_held_until_complete_then_sent_and_a_big_one_streams(tmp_path):
+    async def main():
+        backend, port, doc = await _engine(tmp_path, vs_extra={"connection": {"max_client_buffer": 1024}})
+        async with RunningEngine(tmp_path, doc):
+            head = b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            status, out, _ = await raw(port, [head + b"3\r\nabc\r\n", b"3\r\nxyz\r\n0\r\n\r\n"], gap=0.2)
+            assert status == 200 and out.endswith(b"abcxyz")
+            big = b"800\r\n" + b"b" * 2048 + b"\r\n"  # over max_client_buffer: streams before the end arrives
+            status, out, _ = await raw(port, [head + big, big + b"0\r\n\r\n"], gap=0.2)
+            assert status == 200 and out.endswith(b"b" * 4096)
+        await backend.stop()
 
     asyncio.run(main())
 
