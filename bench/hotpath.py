@@ -3,14 +3,18 @@ of two nodes, a health monitor configured, the routing rule, X-Forwarded-For), p
 
     .venv/bin/python bench/hotpath.py [--requests 20000] [--norule] [--profile]
     .venv/bin/python bench/hotpath.py --compare /tmp/base --requests 2000   # A/B against another checkout
+    .venv/bin/python bench/hotpath.py --opcodes [--top 30] [--lines]       # Python opcodes per request
 
-Prints µs per request (CPU time, best of 7 runs: noise on a shared machine only ever adds time).
+Prints µs per request (CPU time, best of 7 runs: noise on a shared machine only ever adds time). ``--opcodes``
+counts the bytecode instructions and Python calls one request executes instead: not time, but exact and
+repeatable on a shared machine (with ``--compare``, for both trees), and where they go (per function or line).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import gc
 import importlib
@@ -107,6 +111,33 @@ def build(mods, path: Path, loop):
     return engine, one
 
 
+def opcodes(one, n: int, top: int = 0, lines: bool = False) -> tuple[float, float]:
+    """Bytecode instructions and Python calls per request (sys.settrace with opcode events), with the ``top``
+    functions (or lines) printed."""
+    ops: collections.Counter = collections.Counter()
+    calls = 0
+
+    def tracer(frame, event, arg):
+        nonlocal calls
+        frame.f_trace_opcodes = True
+        if event == "call":
+            calls += 1
+        elif event == "opcode":
+            code = frame.f_code
+            ops[(code.co_name, code.co_filename.rsplit("/", 1)[-1], frame.f_lineno if lines else 0)] += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for _ in range(n):
+            one()
+    finally:
+        sys.settrace(None)
+    for (name, file, line), count in ops.most_common(top):
+        print(f"  {count / n:7.1f}  {name} ({file}{f':{line}' if lines else ''})")
+    return sum(ops.values()) / n, calls / n
+
+
 def timed(one, n: int) -> float:
     t = time.process_time()
     for _ in range(n):
@@ -121,6 +152,9 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--compare", default="", help="another checkout's root: A/B in one process, interleaved")
     ap.add_argument("--batches", type=int, default=15)
+    ap.add_argument("--opcodes", action="store_true", help="count bytecode instructions per request (exact)")
+    ap.add_argument("--top", type=int, default=0, help="with --opcodes: the functions that execute most")
+    ap.add_argument("--lines", action="store_true", help="with --opcodes --top: by line, not by function")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -155,7 +189,11 @@ def main() -> int:
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(35)
         what = "no rule" if args.norule else "routing rule"
-        if other is None:
+        if args.opcodes:
+            for label, fn in [("this tree", one)] + ([(args.compare, other)] if other is not None else []):
+                ops, calls = opcodes(fn, 500, args.top, args.lines)
+                print(f"{what}: {label}: {ops:.0f} Python opcodes and {calls:.1f} Python calls per request")
+        elif other is None:
             best = min(timed(one, n) for _ in range(7))
             print(f"{what}: {best:.1f} us per request (Python, no sockets)")
         else:  # interleaved batches in one process: the machine's noise hits both alike

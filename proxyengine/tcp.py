@@ -164,7 +164,8 @@ class TcpClientProtocol(_Side):
             peer.transport.write(data)
             if self.node is not None:
                 self.node.bytes_to_node += n
-            self._throttle(n, self)
+            if self.throttle is not None or self.engine.license_bucket is not None:
+                self._throttle(n, self)
             return
         self.pending.append(data)
         full = sum(map(len, self.pending)) > self.vs.cfg.max_client_buffer
@@ -384,7 +385,8 @@ class TcpNodeProtocol(_Side):
                 return
         else:
             client.transport.write(data)
-        client._throttle(n, self)
+        if client.throttle is not None or client.engine.license_bucket is not None:
+            client._throttle(n, self)
 
     def eof_received(self):
         self.eof = True
