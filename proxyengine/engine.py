@@ -157,7 +157,7 @@ class Engine:
         self.stats.tick()
         now = self.loop.time()
         for pool in self.pools.values():
-            sweep_idle(pool.nodes, now, self.node_idle_timeout)
+            sweep_idle(pool.nodes, now, self.node_idle_timeout, pool.cfg.max_idle_connections_pernode)
         self._update_rule_pools()
         for vs in self.all_virtual_servers():
             if vs.access_log is not None:

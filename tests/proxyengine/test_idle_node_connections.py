@@ -1,0 +1,61 @@
+"""Idle keep-alive connections to a node: max_idle_connections_pernode is enforced by the once-a-second sweep
+(the oldest idle ones closed first), so a burst of responses does not close connections the next burst reopens."""
+
+import asyncio
+from types import SimpleNamespace
+
+from proxyengine.http import IDLE_CEILING, HttpNodeProtocol, sweep_idle
+
+
+class Transport(asyncio.Transport):
+    def __init__(self):
+        super().__init__()
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+    def is_closing(self):
+        return self.closed
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        pass
+
+
+def _conns(n, node, engine):
+    out = []
+    for _ in range(n):
+        c = HttpNodeProtocol(engine, node, None)
+        c.connection_made(Transport())
+        out.append(c)
+    return out
+
+
+def test_over_the_limit_kept_until_the_sweep_then_oldest_closed_first():
+    now = [100.0]
+    engine = SimpleNamespace(loop=SimpleNamespace(time=lambda: now[0]))
+    node = SimpleNamespace(idle=[], active=set())
+    conns = _conns(12, node, engine)
+    for i, c in enumerate(conns):
+        now[0] = 100.0 + i
+        c.to_idle(4)  # a burst: all 12 come back, over the limit of 4 but under IDLE_CEILING x 4
+    assert node.idle == conns and not any(c.transport.closed for c in conns)
+    sweep_idle([node], now[0], timeout=60, max_idle=4)
+    assert node.idle == conns[-4:]  # the newest stay
+    assert all(c.transport.closed for c in conns[:8]) and not any(c.transport.closed for c in conns[8:])
+    # idle for longer than the timeout: closed whatever the limit
+    sweep_idle([node], now[0] + 61, timeout=60, max_idle=4)
+    assert node.idle == []
+
+
+def test_the_ceiling_and_a_limit_of_zero_close_at_once():
+    engine = SimpleNamespace(loop=SimpleNamespace(time=lambda: 1.0))
+    node = SimpleNamespace(idle=[], active=set())
+    conns = _conns(2 * IDLE_CEILING + 1, node, engine)
+    for c in conns:
+        c.to_idle(2)
+    assert len(node.idle) == 2 * IDLE_CEILING and conns[-1].transport.closed
+    other = SimpleNamespace(idle=[], active=set())
+    (c,) = _conns(1, other, engine)
+    c.to_idle(0)
+    assert other.idle == [] and c.transport.closed
