@@ -46,7 +46,9 @@ def start(work: Path, nodes: list[int], name: str, rule: bool, profile: str = ""
     if profile:
         argv += ["-m", "cProfile", "-o", profile]
     argv += ["-m", "proxyengine", "--no-fork", "--config", str(path)]
-    proc = proxies.Proc(name, argv, http_port, work, env)
+    # run from ``root``: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH (without
+    # this an A/B with --compare ran this checkout's engine twice)
+    proc = proxies.Proc(name, argv, http_port, work, env, cwd=root)
     proxies.wait_port(tcp_port, proc.proc)
     return proc, http_port, tcp_port
 

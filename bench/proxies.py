@@ -54,11 +54,12 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
 class Proc:
     """A process we started (and its children, for CPU and memory)."""
 
-    def __init__(self, name: str, argv: list[str], port: int, workdir: Path, env=None):
+    def __init__(self, name: str, argv: list[str], port: int, workdir: Path, env=None, cwd=None):
         self.name = name
         self.port = port
         self.log = open(workdir / f"{name}.log", "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                     start_new_session=True)
         try:
             wait_port(port, self.proc)
         except RuntimeError as e:
@@ -266,6 +267,7 @@ def start_engine(work: Path, nodes: list[int], workers: int) -> tuple[Proc, int,
     path = d / "engine.json"
     path.write_text(json.dumps(engine_config(d, nodes, workers, http_port, tcp_port), indent=1))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = Proc(f"ours-{workers}w", [sys.executable, "-m", "proxyengine", "--config", str(path)], http_port, work, env)
+    proc = Proc(f"ours-{workers}w", [sys.executable, "-m", "proxyengine", "--config", str(path)], http_port, work, env,
+                cwd=ROOT)
     wait_port(tcp_port, proc.proc)
     return proc, http_port, tcp_port
