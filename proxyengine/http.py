@@ -618,7 +618,7 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
                     node.host,
                     node.port,
                     ssl=pool.ssl_context,
-                    server_hostname=node.host if pool.ssl_context else None,
+                    server_hostname=pool.server_hostname(node),
                 )
         except asyncio.CancelledError:
             raise

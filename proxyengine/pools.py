@@ -333,6 +333,15 @@ class Pool:
         limit = self.cfg.max_connections_per_node
         return not limit or node.current_conn < limit
 
+    def server_hostname(self, node: Node) -> str | None:
+        """What a TLS connection to ``node`` names (``server_hostname``): the node's host when the pool sends
+        SNI (ssl.server_name) or checks the certificate's name (strict_verify, which needs it), "" for no SNI
+        (an IP address never goes in SNI); None for a plain connection."""
+        if self.ssl_context is None:
+            return None
+        cfg = self.cfg
+        return node.host if cfg.ssl_server_name or cfg.ssl_strict_verify else ""
+
     def max_attempts(self) -> int:
         return self.cfg.max_connection_attempts or len(self.nodes)
 

@@ -294,7 +294,7 @@ class TcpClientProtocol(_Side):
             async with asyncio.timeout(pool.cfg.max_connect_time):
                 _, side = await self.loop.create_connection(
                     lambda: TcpNodeProtocol(self), node.host, node.port, ssl=pool.ssl_context,
-                    server_hostname=node.host if pool.ssl_context else None)
+                    server_hostname=pool.server_hostname(node))
         except asyncio.CancelledError:
             self._release()
             raise

@@ -36,6 +36,7 @@ class TlsBackend(BackendServer):
     def __init__(self, name: str):
         super().__init__(name)
         self.tls_versions: list[str] = []
+        self.sni: list[str | None] = []  # the server name each TLS client sent (None: none)
 
     async def start(self):
         pub, priv = make_cert("node.example.com")
@@ -47,6 +48,7 @@ class TlsBackend(BackendServer):
             f.write(priv)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(f"{d}/c.pem", f"{d}/k.pem")
+        ctx.sni_callback = lambda _obj, name, _ctx: self.sni.append(name)
         server = self
 
         class Proto(Backend):
@@ -83,6 +85,26 @@ def test_pool_ssl_reencrypts_plain_http_to_a_tls_node_and_strict_verify_refuses_
             assert len(node.requests) == 3  # the node's certificate was refused before any request was sent
             msgs = " ".join(e["message"] for e in eng.engine.events.recent)
             assert "certificate verify failed" in msgs or "CERTIFICATE_VERIFY_FAILED" in msgs
+        await node.stop()
+    asyncio.run(main())
+
+
+def test_pool_ssl_server_name_decides_whether_the_node_gets_sni(tmp_path):
+    async def main():
+        node = await TlsBackend("tls-node").start()
+        named = f"localhost:{node.port}"  # a name, not an address: SNI never carries an IP address
+        with_sni, without = free_port(), free_port()
+        doc = engine_json(
+            tmp_path,
+            pools={"sni": pool([named], ssl={"enable": True, "server_name": True}),
+                   "plain": pool([named], ssl={"enable": True})},
+            virtual_servers={"sni": vserver(with_sni, "sni"), "plain": vserver(without, "plain")},
+        )
+        async with RunningEngine(tmp_path, doc):
+            assert (await get(with_sni, "/")).status == 200
+            assert node.sni == ["localhost"]
+            assert (await get(without, "/")).status == 200  # ssl.server_name is off by default, as on vTM
+            assert node.sni == ["localhost", None]
         await node.stop()
     asyncio.run(main())
 
