@@ -348,7 +348,8 @@ class Pool:
     # -- passive monitoring --------------------------------------------------------------------------------------
 
     def connect_failed(self, node: Node, now: float) -> bool:
-        """A real connection to ``node`` failed; True when that marks the node failed."""
+        """A real connection to ``node`` failed; True when that marks the node failed (and with close_on_death,
+        closes every connection to it, as a monitor's failure does)."""
         node.errors += 1
         node.connect_failures += 1
         if self.cfg.passive_monitoring and node.connect_failures >= self.cfg.node_connection_attempts:
@@ -357,6 +358,8 @@ class Pool:
             if was_alive:
                 node.failures += 1
                 node.failed_since = now
+                if self.cfg.close_on_death:  # failed by passive monitoring: its connections go too
+                    node.close_all()
                 return True
         return False
 

@@ -105,6 +105,21 @@ def test_passive_monitoring_marks_failed_after_node_connection_attempts():
     assert pool.connect_ok(n) and n.alive(101.0)
 
 
+@pytest.mark.parametrize("close_on_death", [True, False])
+def test_a_passive_failure_closes_the_nodes_connections_with_close_on_death(close_on_death):
+    pool = make_pool((1, 1), node_connection_attempts=1, close_on_death=close_on_death)
+    n = pool.nodes[0]
+    closed = []
+
+    class Conn:
+        def close(self):
+            closed.append(self)
+
+    n.active.update({Conn(), Conn()})
+    assert pool.connect_failed(n, 100.0)
+    assert len(closed) == (2 if close_on_death else 0)
+
+
 def test_all_failed_means_failure_pool():
     pool = make_pool((1,))
     assert not pool.all_failed(0.0)
