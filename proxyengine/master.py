@@ -104,8 +104,8 @@ class Master:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            w.chan.settimeout(left)
             try:
+                w.chan.settimeout(left)  # EBADF once the worker was reaped and its channel closed
                 chunk = w.chan.recv(1 << 20)
             except (TimeoutError, OSError):
                 return None
@@ -283,6 +283,8 @@ class Master:
                 elif kind == "client":
                     self._client_readable(obj, clients)
                 elif kind == "worker":
+                    if self.workers.get(obj.index) is not obj:
+                        continue  # reaped by a SIGCHLD handled earlier in this same batch of events
                     line = self._read_line(obj, 0.5)
                     if line is not None and "event" in line:
                         self.pending_events.append(line)
