@@ -69,6 +69,7 @@ class VirtualServer:
         self.bandwidth: BandwidthClass | None = None
         self.ssl_context: ssl.SSLContext | None = None
         self.access_log: AccessLog | None = None
+        self.log_response_headers = False  # the access log prints a response header (%{X}o): exchanges keep them
         self.stats = VsStats()
         self.retired = False
         self.running = False
@@ -347,6 +348,7 @@ class Engine:
         if vc.log_enabled:
             path = vc.log_filename.replace("%zeushome%", cfg.node.zeushome).replace("%v", vc.name)
             vs.access_log = AccessLog(path, vc.log_format, vc.name)
+            vs.log_response_headers = vs.access_log.response_headers
         return ""
 
     async def _serve(self, lst: Listener) -> None:

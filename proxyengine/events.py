@@ -92,6 +92,7 @@ class AccessLog:
         self.fmt = fmt
         self.vs_name = vs_name
         self.parts = _LOG_TOKEN.split(fmt)
+        self.response_headers = any(self.parts[i] == "o" for i in range(2, len(self.parts), 4))  # any %{X}o
         self.pending: list[str] = []
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
@@ -120,11 +121,11 @@ class AccessLog:
 
     def _field(self, client, ex, header, direction, code) -> str:
         if header is not None:
-            if direction == "i":
-                lname = header.lower().encode()
-                for n, v in ex.headers:
-                    if n.lower() == lname:
-                        return v.decode("latin-1")
+            lname = header.lower().encode("latin-1")
+            fields = ex.headers if direction == "i" else getattr(ex, "resp_headers", None) or ()
+            for n, v in fields:
+                if n.lower() == lname:
+                    return v.decode("latin-1")
             return "-"
         if code == "h":
             return client.client_ip
@@ -138,8 +139,9 @@ class AccessLog:
             return f"{ex.method.decode('latin-1')} {ex.url.decode('latin-1')} HTTP/{ex.version}"
         if code == "s":
             return str(ex.status) if ex.status else "-"
-        if code == "b":
-            return str(ex.resp_bytes) if ex.resp_bytes else "-"
+        if code == "b":  # the response body's size, without the head ("-" for none), as Apache and vTM
+            body = ex.resp_bytes - getattr(ex, "resp_head_bytes", 0)
+            return str(body) if body > 0 else "-"
         if code == "v":
             return self.vs_name
         if code == "n":

@@ -132,7 +132,9 @@ class Exchange:
     sent_at = 0.0
     node_address = ""  # the node that answered (ex.node is released before the statistics see the exchange)
     req_bytes = 0
-    resp_bytes = 0
+    resp_bytes = 0  # the response as sent: head and body
+    resp_head_bytes = 0
+    resp_headers: list[tuple[bytes, bytes]] | None = None  # kept only for an access log that prints %{X}o
 
     def __init__(self, client: HttpClientProtocol, head: RequestHead | None = None):
         self.client = client
@@ -885,9 +887,14 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
                 lines += (n, b": ", v, b"\r\n")
         lines.append(b"Content-Length: %d\r\n" % len(body))
         lines.append(b"Connection: close\r\n\r\n" if close else b"\r\n")
+        ex.resp_head_bytes = sum(map(len, lines))
+        if ex.vs is not None and ex.vs.log_response_headers:
+            ex.resp_headers = list(headers)
         if ex.method != b"HEAD":
             lines.append(body)
-        self.wbuf.append(b"".join(lines))
+        response = b"".join(lines)
+        ex.resp_bytes += len(response)
+        self.wbuf.append(response)
         ex.status = status
         ex.response_started = True
         ex.close_after = ex.close_after or close
@@ -968,6 +975,9 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
         parts.append(b"\r\n")
         head = b"".join(parts)
         ex.resp_bytes += len(head)
+        ex.resp_head_bytes = len(head)
+        if ex.vs.log_response_headers:
+            ex.resp_headers = headers if headers is not None else conn.headers
         self.wbuf.append(head)
 
     def _persistence_on_response(self, ex: Exchange, headers) -> None:
