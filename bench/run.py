@@ -141,6 +141,35 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+# the speed goals (issue 5): (what, case, target, metric ratio to HAProxy, comparison, bound)
+GOALS = [
+    ("small keep-alive 50c, 2 workers: req/s", "small keep-alive 50c", "ours-2w", "req_s/haproxy", ">=", 1.0),
+    ("small keep-alive 50c, 2 workers: p99", "small keep-alive 50c", "ours-2w", "p99_ms/haproxy", "<=", 1.3),
+    ("small keep-alive, 1 worker: CPU/request", "small keep-alive 50c", "ours-1w", "cpu_us_per_req/haproxy", "<=",
+     1.2),
+    ("100 KB, 2 workers: MiB/s", "100 KB keep-alive 50c", "ours-2w", "mib_s/haproxy", ">=", 1.0),
+    ("connection per request, 2 workers: req/s", "small conn-per-request 50c", "ours-2w", "req_s/haproxy", ">=",
+     0.8),
+    ("L4 TCP, 2 workers: req/s", "L4 TCP small 50c", "ours-2w", "req_s/haproxy", ">=", 1.0),
+]  # fmt: skip
+MEMORY_GOAL_MIB = 50  # RSS per worker at 200 connections
+
+
+def goals(summary: dict) -> str:
+    """The issue's goals, each with the ratio this run measured and whether it is met."""
+    lines = [f"{'goal':44} {'ratio':>6} {'bound':>8}  met"]
+    for what, case, target, metric, op, bound in GOALS:
+        v = summary.get(case, {}).get(target, {}).get(metric)
+        ok = None if v is None else (v >= bound if op == ">=" else v <= bound)
+        lines.append(f"{what:44} {fmt(v):>6} {op + ' ' + format(bound, '.1f'):>8}  "
+                     f"{'-' if ok is None else 'yes' if ok else 'no'}")
+    rss = [r.get("max_rss_mib") for t, r in summary.get("small keep-alive 200c", {}).items() if t.startswith("ours")]
+    if rss:
+        lines.append(f"{'memory at 200c: RSS per worker (MiB)':44} {max(rss):6.1f} {'<= ' + str(MEMORY_GOAL_MIB):>8}"
+                     f"  {'yes' if max(rss) <= MEMORY_GOAL_MIB else 'no'}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round of 1 s per case and target (a smoke test)")
@@ -199,6 +228,8 @@ def main(argv=None) -> int:
                 p.stop()
     summary = summarise(results)
     print(table(summary))
+    print()
+    print(goals(summary))
     RESULTS.mkdir(exist_ok=True)
     out = Path(args.out) if args.out else RESULTS / (datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
     out.write_text(
