@@ -231,6 +231,7 @@ class VirtualServerConfig:
     listen_on_any: bool = True
     listen_on_hosts: tuple[str, ...] = ()
     request_rules: tuple[str, ...] = ()
+    rules_on_connect: bool = False  # client_first: run the request rules when the connection is accepted
     response_rules: tuple[str, ...] = ()
     ssl_decrypt: bool = False
     conflict: str = ""  # why this virtual server cannot listen (another one has its address and port)
@@ -469,6 +470,7 @@ def _parse_virtual_server(name: str, obj: Any) -> VirtualServerConfig:
         listen_on_any=p.bool("basic", "listen_on_any", True),
         listen_on_hosts=p.strlist("basic", "listen_on_hosts"),
         request_rules=p.strlist("basic", "request_rules"),
+        rules_on_connect=p.bool("basic", "rules_on_connect", False),
         response_rules=p.strlist("basic", "response_rules"),
         ssl_decrypt=p.bool("basic", "ssl_decrypt", False),
         bandwidth_class=p.str("basic", "bandwidth_class"),

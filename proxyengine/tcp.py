@@ -111,8 +111,11 @@ class TcpClientProtocol(_Side):
                 return
         if not first_data:
             self._choose()
-        elif vs.cfg.connect_timeout:
+            return
+        if vs.cfg.connect_timeout:
             self.idle_timer = self.loop.call_later(vs.cfg.connect_timeout, self._no_first_data)
+        if vs.request_rules and vs.cfg.rules_on_connect and vs.cfg.protocol == "client_first":
+            self._run_request_rules(final=False)  # now, before any data: a rule that reads data waits for it
 
     def _no_first_data(self):
         self.idle_timer = None

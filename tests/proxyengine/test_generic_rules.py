@@ -96,6 +96,36 @@ def test_first_line_routes_the_connection_to_one_of_two_pools(tmp_path):
     asyncio.run(main())
 
 
+def test_rules_on_connect_run_before_the_client_says_anything(tmp_path):
+    async def main():
+        rules = {"greet": 'connection.data.set("seen", "1"); pool.use("b");',  # reads no data: routes at once
+                 "ask": ROUTE}  # reads a line: waits for it, as without rules_on_connect
+        a, b, port, doc = await two_pools(tmp_path, rules, request=["greet"])
+        doc["config"]["virtual_servers"]["gen"]["properties"]["basic"]["rules_on_connect"] = True
+        b.banner = b"220 b ready\r\n"  # a node that speaks first, behind a client-first virtual server
+        ask = free_port()
+        doc["config"]["virtual_servers"]["ask"] = vserver(ask, "a", protocol="client_first",
+                                                          basic={"request_rules": ["ask"], "rules_on_connect": True})
+        quiet = free_port()  # the same without rules_on_connect: nothing happens until the client speaks
+        doc["config"]["virtual_servers"]["quiet"] = vserver(quiet, "a", protocol="client_first",
+                                                            basic={"request_rules": ["greet"]})
+        async with RunningEngine(tmp_path, doc):
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            assert await asyncio.wait_for(r.readline(), 5) == b"220 b ready\r\n"  # the client sent nothing
+            w.close()
+            b.banner = b""
+            assert await talk(ask, b"USER b\r\n") == b"b:USER b\r\n"
+            r, w = await asyncio.open_connection("127.0.0.1", quiet)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(r.readline(), 0.5)
+            w.close()
+            assert b.connections == 2 and a.connections == 0
+        a.stop()
+        b.stop()
+
+    asyncio.run(main())
+
+
 def test_connection_is_discarded_by_its_content(tmp_path):
     rule = 'if (string.contains(request.get(), "EVIL")) { connection.discard(); }'
     async def main():

@@ -215,7 +215,7 @@ def _wants_more(c: RunContext) -> None:
 def request_get(c: RunContext, count=0) -> str:
     data = _data(c.tx.request_body)
     n = to_int(count)
-    if n > len(data):
+    if n > len(data) or not data:  # nothing yet (rules run on connect): wait for the client's first data
         _wants_more(c)
     return data[:n] if n > 0 else data
 
