@@ -11,7 +11,7 @@ cannot stop it), and it lets HTTP/0.9, a missing Host and other faults through.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 # the request line: method SP request-target SP HTTP-version (no fragments, visible ASCII only)
@@ -48,6 +48,14 @@ class Limits:
     max_request_length: int = 65536
     max_header_count: int = 100
     max_chunk_header_length: int = 4096
+    # a head no longer than this cannot break any of the limits above (a field line takes at least 4 bytes), so
+    # a request that short skips their checks
+    small: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "small", min(self.max_request_length, self.max_url_length,
+                                              self.max_header_length or self.max_request_length,
+                                              4 * self.max_header_count))  # fmt: skip
 
 
 DEFAULT_LIMITS = Limits()
@@ -159,11 +167,12 @@ def _transfer_coding(values: list[bytes], status: int) -> bool:
 
 def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     """``head``: the bytes up to and including the CRLF CRLF that ends it (leading empty lines removed)."""
-    if len(head) > limits.max_request_length:
+    small = len(head) <= limits.small  # then no size limit can be exceeded: their checks are skipped
+    if not small and len(head) > limits.max_request_length:
         raise HttpError(431, "request header too large")
     eol = head.find(b"\r\n")
     line = head[:eol]
-    if eol > limits.max_url_length + 16:
+    if not small and eol > limits.max_url_length + 16:
         raise HttpError(414, "request line too long")
     m = REQUEST_LINE.fullmatch(line)
     if m is None:
@@ -177,14 +186,15 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     if major != b"1":
         raise HttpError(505, "HTTP version not supported")
     r.method, r.version = method, "1.1" if minor != b"0" else "1.0"
-    if len(target) > limits.max_url_length:
-        raise HttpError(414, "request target too long")
     block = head[eol + 2 :]
-    if block.count(b"\r\n") - 1 > limits.max_header_count:
-        raise HttpError(431, "too many header fields")
-    if limits.max_header_length and len(block) > limits.max_header_length and _longest_line(block) > \
-            limits.max_header_length:  # fmt: skip
-        raise HttpError(431, "header field too long")
+    if not small:
+        if len(target) > limits.max_url_length:
+            raise HttpError(414, "request target too long")
+        if block.count(b"\r\n") - 1 > limits.max_header_count:
+            raise HttpError(431, "too many header fields")
+        if limits.max_header_length and len(block) > limits.max_header_length and _longest_line(block) > \
+                limits.max_header_length:  # fmt: skip
+            raise HttpError(431, "header field too long")
     r.block = block
     fields = r.fields = scan_fields(block, REQUEST_NAMES, 400)
     hosts, lengths, codings = [], [], []

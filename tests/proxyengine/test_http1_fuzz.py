@@ -105,3 +105,25 @@ def test_chunked_reader_refuses_garbage_cleanly(data):
         ChunkedReader().feed(data, 0, [])
     except HttpError as e:
         assert e.status == 400
+
+
+def _outcome(head, limits):
+    try:
+        r = parse_request(head, limits)
+    except HttpError as e:
+        return ("refused", e.status)
+    return ("accepted", r.method, r.target, r.host, r.content_length, r.chunked, r.keep_alive, r.fields)
+
+
+@FUZZ
+@given(mutated(), st.integers(1, 12), st.integers(8, 200))
+def test_short_heads_skipping_the_size_checks_get_the_same_answer(head, count, length):
+    """A head shorter than Limits.small skips the size checks: with them forced on, the answer is the same."""
+    from proxyengine.http1 import Limits
+
+    tight = Limits(max_url_length=length, max_header_length=length, max_request_length=4 * length,
+                   max_header_count=count)  # fmt: skip
+    always = Limits(max_url_length=length, max_header_length=length, max_request_length=4 * length,
+                    max_header_count=count)  # fmt: skip
+    object.__setattr__(always, "small", -1)  # every size check, whatever the length
+    assert _outcome(head, tight) == _outcome(head, always)
