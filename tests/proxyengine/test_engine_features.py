@@ -3,7 +3,6 @@ process, ICMP ping monitors, node.close_on_death, draining nodes with persistent
 
 import asyncio
 import os
-import re
 import signal
 import ssl
 import sys
