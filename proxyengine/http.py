@@ -1211,7 +1211,12 @@ class HttpNodeProtocol(ReadPauses, asyncio.Protocol):
                     return
                 if not (r.chunked or r.content_length or r.until_close):
                     self._complete(client, ex, r.keep_alive and pos == n)
-                continue
+                    continue
+                if pos >= n:
+                    return
+                # the body's first bytes came with the head: on to them, in this same pass (to whoever reads the
+                # body now: a response rule's stand-in may have taken the client's place)
+                client = self.client
             if self.chunks is not None:
                 out: list = []
                 pos = self.chunks.feed(data, pos, out)
