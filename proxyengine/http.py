@@ -189,6 +189,8 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
         self.client_port = 0
         self.local_ip = ""
         self.local_port = 0
+        self.client_ip_bytes = b""
+        self.forwarded_proto = b""
         self.exchanges: deque[Exchange] = deque()
         self.wbuf: list[bytes] = []  # to the client, flushed once per event
         self.nbuf: list[bytes] = []  # to the active exchange's node, flushed once per event
@@ -226,6 +228,10 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
         self.client_ip, self.client_port = peer[0], peer[1]
         self.local_ip = sock[0]
         self.local_port = sock[1] if len(sock) > 1 else 0
+        # what the engine's X-Forwarded-* lines say, the same for every request on the connection
+        self.client_ip_bytes = self.client_ip.encode()
+        self.forwarded_proto = b"X-Forwarded-Proto: %s\r\nX-Forwarded-Port: %d\r\n" % (
+            b"https" if self.tls else b"http", self.local_port)
         vs = self.vs
         vs.connection_opened()
         if vs.max_conn_reached() or self.engine.connections_full():
@@ -739,22 +745,7 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
         parts.append(block[last:-2] if last else block[:-2])
         if absolute is not None:
             parts += (b"Host: ", absolute, b"\r\n")
-        ip = self.client_ip.encode()
-        if vs.add_x_forwarded_for:
-            parts += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
-        if vs.add_cluster_ip:
-            parts += (b"X-Cluster-Client-Ip: ", ip, b"\r\n")
-        if vs.add_x_forwarded_proto:
-            parts += (b"X-Forwarded-Proto: ", b"https" if self.tls else b"http", b"\r\nX-Forwarded-Port: ",
-                      str(self.local_port).encode(), b"\r\n")
-        if ex.chunked:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
-        if ex.upgrade:
-            parts += (b"Connection: Upgrade\r\nUpgrade: ", r.upgrade, b"\r\n\r\n")
-        elif not self._node_keepalive(ex):
-            parts.append(b"Connection: close\r\n\r\n")
-        else:
-            parts.append(b"\r\n")
+        self._end_request_head(parts, ex, xff, r.upgrade)
         return b"".join(parts)
 
     def _request_head_rebuilt(self, ex: Exchange) -> bytes:
@@ -777,23 +768,28 @@ class HttpClientProtocol(ReadPauses, asyncio.Protocol):
             if ln == b"x-cluster-client-ip" and vs.add_cluster_ip:
                 continue
             lines += (name, b": ", value, b"\r\n")
-        ip = self.client_ip.encode()
-        if vs.add_x_forwarded_for:
-            lines += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
-        if vs.add_cluster_ip:
-            lines += (b"X-Cluster-Client-Ip: ", ip, b"\r\n")
-        if vs.add_x_forwarded_proto:
-            lines += (b"X-Forwarded-Proto: ", b"https" if self.tls else b"http", b"\r\nX-Forwarded-Port: ",
-                      str(self.local_port).encode(), b"\r\n")
-        if ex.chunked:
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-        if ex.upgrade:
-            up = b"".join(v for n, v in ex.headers if n.lower() == b"upgrade")
-            lines += (b"Connection: Upgrade\r\nUpgrade: ", up, b"\r\n")
-        elif not self._node_keepalive(ex):
-            lines.append(b"Connection: close\r\n")
-        lines.append(b"\r\n")
+        up = b"".join(v for n, v in ex.headers if n.lower() == b"upgrade") if ex.upgrade else b""
+        self._end_request_head(lines, ex, xff, up)
         return b"".join(lines)
+
+    def _end_request_head(self, parts: list, ex: Exchange, xff: bytes | None, upgrade: bytes) -> None:
+        """The lines the engine adds after the client's own (X-Forwarded-*, framing, Connection), and the end."""
+        vs = ex.vs.cfg
+        if vs.add_x_forwarded_for:
+            ip = self.client_ip_bytes
+            parts += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
+        if vs.add_cluster_ip:
+            parts += (b"X-Cluster-Client-Ip: ", self.client_ip_bytes, b"\r\n")
+        if vs.add_x_forwarded_proto:
+            parts.append(self.forwarded_proto)
+        if ex.chunked:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        if ex.upgrade:
+            parts += (b"Connection: Upgrade\r\nUpgrade: ", upgrade, b"\r\n\r\n")
+        elif not self._node_keepalive(ex):
+            parts.append(b"Connection: close\r\n\r\n")
+        else:
+            parts.append(b"\r\n")
 
     def _node_keepalive(self, ex: Exchange) -> bool:
         cfg = ex.pool.cfg
