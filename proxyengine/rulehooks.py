@@ -141,6 +141,25 @@ def _dechunk(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _apply_routing(engine, tx: Transaction, target) -> bool:
+    """pool.use / pool.select, request.avoidNode and the persistence the rules chose, onto ``target`` (an HTTP
+    exchange or a generic connection: both have pool, tried and persist); True when they chose the persistence."""
+    if tx.pool:
+        target.pool = engine.pools.get(tx.pool)
+        if target.pool is not None and tx.node:
+            # pool.use(pool, host, port): only that node
+            target.tried = {n.address for n in target.pool.nodes if n.address != tx.node}
+    if tx.avoid_nodes:
+        target.tried.update(tx.avoid_nodes)
+    if tx.persistence_class is not None:
+        target.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
+        return True
+    if tx.persistence_key is not None and target.pool is not None and target.pool.persistence is None:
+        target.persist = engine.universal_persistence
+        return True
+    return False
+
+
 def _run_request(client, ex) -> str | None:
     engine = client.engine
     state = engine.rule_state
@@ -177,17 +196,7 @@ def _run_request(client, ex) -> str | None:
             _replace_request_body(ex, tx.request_body)
     if tx.close_after:
         ex.close_after = True
-    if tx.pool:
-        ex.pool = engine.pools.get(tx.pool)
-        if ex.pool is not None and tx.node:
-            # pool.use(pool, host, port): only that node
-            ex.tried = {n.address for n in ex.pool.nodes if n.address != tx.node}
-    if tx.avoid_nodes:
-        ex.tried.update(tx.avoid_nodes)
-    if tx.persistence_class is not None:
-        ex.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
-    elif tx.persistence_key is not None and ex.pool is not None and ex.pool.persistence is None:
-        ex.persist = engine.universal_persistence
+    _apply_routing(engine, tx, ex)
     if tx.settings:
         _apply_settings(client, tx.settings)
     if tx.pending_response_headers and not vs.response_rules:
@@ -605,17 +614,7 @@ def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
         return "done"
     if tx.request_changed:
         client.pending = [tx.request_body] if tx.request_body else []
-    if tx.pool:
-        client.pool = engine.pools.get(tx.pool)
-        if client.pool is not None and tx.node:
-            client.tried = {n.address for n in client.pool.nodes if n.address != tx.node}
-    if tx.avoid_nodes:
-        client.tried.update(tx.avoid_nodes)
-    if tx.persistence_class is not None:
-        client.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
-        client.persist_set = True
-    elif tx.persistence_key is not None and client.pool is not None and client.pool.persistence is None:
-        client.persist = engine.universal_persistence
+    if _apply_routing(engine, tx, client):
         client.persist_set = True
     client.persist_key = tx.persistence_key
     if tx.settings:
