@@ -155,18 +155,27 @@ GOALS = [
 MEMORY_GOAL_MIB = 50  # RSS per worker at 200 connections
 
 
-def goals(summary: dict) -> str:
-    """The issue's goals, each with the ratio this run measured and whether it is met."""
-    lines = [f"{'goal':44} {'ratio':>6} {'bound':>8}  met"]
+def goal_results(summary: dict) -> list[dict]:
+    """The issue's goals, each with the value this run measured and whether it is met (None: not measured)."""
+    out = []
     for what, case, target, metric, op, bound in GOALS:
         v = summary.get(case, {}).get(target, {}).get(metric)
         ok = None if v is None else (v >= bound if op == ">=" else v <= bound)
-        lines.append(f"{what:44} {fmt(v):>6} {op + ' ' + format(bound, '.1f'):>8}  "
-                     f"{'-' if ok is None else 'yes' if ok else 'no'}")
+        out.append({"goal": what, "value": v, "op": op, "bound": bound, "met": ok})
     rss = [r.get("max_rss_mib") for t, r in summary.get("small keep-alive 200c", {}).items() if t.startswith("ours")]
     if rss:
-        lines.append(f"{'memory at 200c: RSS per worker (MiB)':44} {max(rss):6.1f} {'<= ' + str(MEMORY_GOAL_MIB):>8}"
-                     f"  {'yes' if max(rss) <= MEMORY_GOAL_MIB else 'no'}")
+        out.append({"goal": "memory at 200c: RSS per worker (MiB)", "value": max(rss), "op": "<=",
+                    "bound": MEMORY_GOAL_MIB, "met": max(rss) <= MEMORY_GOAL_MIB})
+    return out
+
+
+def goals(summary: dict) -> str:
+    """The goals as a table."""
+    lines = [f"{'goal':44} {'value':>6} {'bound':>8}  met"]
+    for g in goal_results(summary):
+        met = "-" if g["met"] is None else "yes" if g["met"] else "no"
+        lines.append(f"{g['goal']:44} {fmt(g['value'], '.2f' if g['bound'] < 10 else '.1f'):>6} "
+                     f"{g['op'] + ' ' + format(g['bound'], '.1f' if g['bound'] < 10 else '.0f'):>8}  {met}")
     return "\n".join(lines)
 
 
@@ -239,6 +248,7 @@ def main(argv=None) -> int:
                 "rounds": args.rounds,
                 "seconds": args.seconds,
                 "summary": summary,
+                "goals": goal_results(summary),
                 "raw": results,
             },
             indent=1,
