@@ -45,3 +45,7 @@ def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
         for name, row in rows.items():
             assert row["req_s"] > 0 and row["errors"] == 0, (case, name, row)
         assert rows["ours-1w"]["req_s/haproxy"] > 0
+    # the goals: every one measured, with its verdict, in the output and in the JSON
+    assert [g["goal"] for g in doc["goals"]][:1] == ["small keep-alive 50c, 2 workers: req/s"]
+    assert len(doc["goals"]) == 7 and all(g["value"] is not None and g["met"] in (True, False) for g in doc["goals"])
+    assert "memory at 200c" in proc.stdout
