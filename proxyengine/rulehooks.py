@@ -141,6 +141,23 @@ def _dechunk(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _ended_by_rules(client, ex, tx: Transaction, state, vs) -> bool:
+    """After the request rules: their log lines to the event log, then True when they ended the request (an
+    aborted rule is answered 500, or the connection closed when there is no protocol; connection.discard drops
+    it)."""
+    failed = bool(tx.errors)
+    if failed or tx.logs or state.events:
+        _log(client.engine, tx)
+    if failed:
+        client._error(ex, 500, RULE_FAILED)
+        return True
+    if tx.discard:
+        vs.stats.discard += 1
+        client.transport.abort()
+        return True
+    return False
+
+
 def _apply_routing(engine, tx: Transaction, target) -> bool:
     """pool.use / pool.select, request.avoidNode and the persistence the rules chose, onto ``target`` (an HTTP
     exchange or a generic connection: both have pool, tried and persist); True when they chose the persistence."""
@@ -172,15 +189,7 @@ def _run_request(client, ex) -> str | None:
         rule.run(tx, state, phase="request")
         if tx.finished or tx.errors:
             break  # an aborted rule ends the request's rules: what it meant to do is unknown
-    failed = bool(tx.errors)
-    if failed or tx.logs or state.events:
-        _log(engine, tx)
-    if failed:
-        client._error(ex, 500, RULE_FAILED)
-        return "done"
-    if tx.discard:
-        vs.stats.discard += 1
-        client.transport.abort()
+    if _ended_by_rules(client, ex, tx, state, vs):
         return "done"
     if tx.response is not None:
         r = tx.response
@@ -597,15 +606,7 @@ def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
         if tx.finished or tx.errors:
             break
     client.tx = tx
-    failed = bool(tx.errors)
-    if failed or tx.logs or state.events:
-        _log(engine, tx)
-    if failed:
-        client._error(None, 500, RULE_FAILED)  # no protocol to answer in: the connection is closed
-        return "done"
-    if tx.discard:
-        vs.stats.discard += 1
-        client.transport.abort()
+    if _ended_by_rules(client, None, tx, state, vs):  # a generic connection: no protocol to answer in, closed
         return "done"
     if tx.response is not None:
         # request.sendResponse and connection.close(data): the data, raw, then the connection closes
