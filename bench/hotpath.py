@@ -4,6 +4,7 @@ of two nodes, a health monitor configured, the routing rule, X-Forwarded-For), p
     .venv/bin/python bench/hotpath.py [--requests 20000] [--norule] [--profile]
     .venv/bin/python bench/hotpath.py --compare /tmp/base --requests 2000   # A/B against another checkout
     .venv/bin/python bench/hotpath.py --opcodes [--top 30] [--lines]       # Python opcodes per request
+    .venv/bin/python bench/hotpath.py --close ...                           # a new connection per request
 
 Prints µs per request (CPU time, best of 7 runs: noise on a shared machine only ever adds time). ``--opcodes``
 counts the bytecode instructions and Python calls one request executes instead: not time, but exact and
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import proxies  # noqa: E402
 
 REQUEST = b"GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"  # what wrk sends
+CLOSE_REQUEST = b"GET /small HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"  # wrk -H "Connection: close"
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Tue, 25 Nov 2026 10:00:00 GMT\r\n"
             b"Content-Type: application/octet-stream\r\nContent-Length: 100\r\n"
             b"Last-Modified: Tue, 25 Nov 2026 09:00:00 GMT\r\nConnection: keep-alive\r\nETag: \"6925-64\"\r\n"
@@ -85,8 +87,9 @@ def load_engine(root: Path):
     return mods
 
 
-def build(mods, path: Path, loop):
-    """An engine on ``loop`` with one client connection and pooled node connections; returns one request's work."""
+def build(mods, path: Path, loop, close: bool = False):
+    """An engine on ``loop`` with one client connection and pooled node connections; returns one request's work
+    (with ``close``: a new client connection for each request, closed after its response)."""
     engine = mods["engine"].Engine(loop, run_monitors=False, config_path=str(path))
     loop.run_until_complete(engine.apply(mods["config"].load_config(str(path))))
     vs = engine.virtual_servers["web"]
@@ -105,10 +108,20 @@ def build(mods, path: Path, loop):
         conn = client.exchanges[0].conn
         conn.data_received(RESPONSE)
 
+    def one_connection() -> None:
+        c = mods["http"].HttpClientProtocol(engine, listener)
+        t = FakeTransport()
+        c.connection_made(t)
+        c.data_received(CLOSE_REQUEST)
+        c.exchanges[0].conn.data_received(RESPONSE)
+        assert t.closed, "the connection was not closed after its response"
+        c.connection_lost(None)
+
+    work = one_connection if close else one
     for _ in range(1000):
-        one()
-    assert ct.n >= 1000 and not client.exchanges, "responses did not come back"
-    return engine, one
+        work()
+    assert close or (ct.n >= 1000 and not client.exchanges), "responses did not come back"
+    return engine, work
 
 
 def opcodes(one, n: int, top: int = 0, lines: bool = False) -> tuple[float, float]:
@@ -150,6 +163,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--norule", action="store_true", help="the virtual server without its rule (the floor)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--close", action="store_true", help="a new client connection per request (Connection: close)")
     ap.add_argument("--compare", default="", help="another checkout's root: A/B in one process, interleaved")
     ap.add_argument("--batches", type=int, default=15)
     ap.add_argument("--opcodes", action="store_true", help="count bytecode instructions per request (exact)")
@@ -172,10 +186,11 @@ def main() -> int:
         path = config("engine.json")
         mods = load_engine(ROOT)
         loop = mods["worker"].new_event_loop()  # uvloop, as the engine runs
-        engine, one = build(mods, path, loop)
+        engine, one = build(mods, path, loop, args.close)
         other = None
         if args.compare:
-            other_engine, other = build(load_engine(Path(args.compare).resolve()), config("other.json"), loop)
+            other_engine, other = build(load_engine(Path(args.compare).resolve()), config("other.json"), loop,
+                                        args.close)
         n = args.requests
         gc.collect()
         gc.freeze()
@@ -188,7 +203,7 @@ def main() -> int:
                 one()
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(35)
-        what = "no rule" if args.norule else "routing rule"
+        what = ("no rule" if args.norule else "routing rule") + (", connection per request" if args.close else "")
         if args.opcodes:
             for label, fn in [("this tree", one)] + ([(args.compare, other)] if other is not None else []):
                 ops, calls = opcodes(fn, 500, args.top, args.lines)

@@ -101,6 +101,8 @@ class Listener:
     def __init__(self, key: ListenerKey, sock: socket.socket, vs: VirtualServer):
         self.key = key
         self.sock = sock
+        # every connection's local port (the key's may be 0: any free port)
+        self.port = sock.getsockname()[1] if sock is not None else key[2]
         self.vs = vs
         self.server = None  # asyncio Server, or the UDP listener protocol
         self.tls = False

@@ -175,59 +175,65 @@ class Exchange:
 class HttpClientProtocol(ReadPauses, asyncio.Protocol):
     """A client connection to an HTTP virtual server."""
 
+    # per-connection state: defaults are class attributes, so accepting a connection writes only what differs
+    transport: asyncio.Transport | None = None
+    client_ip = ""
+    client_port = 0
+    _local_ip: str | None = None  # found on first use (a getsockname per connection otherwise)
+    client_ip_bytes = b""
+    forwarded_proto = b""
+    paused = 0
+    closed = False
+    tunnel: HttpNodeProtocol | None = None
+    idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
+    timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
+    # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
+    # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
+    idle_deadline: float | None = None  # None while a request is in progress
+    reply_handle = None  # the node's reply deadline for the exchange in flight (see _request_sent)
+    reply_when = 0.0
+    reply_ex: Exchange | None = None
+    reply_deadline = 0.0
+    writing_paused = False
+    throttle = None
+    client_eof = False
+    # per-request (framing state)
+    buf = b""  # an incomplete request head
+    cur: Exchange | None = None  # the exchange whose body is arriving
+    body_left = 0
+    chunks: ChunkedReader | None = None
+    to_start: Exchange | None = None  # routed once all of this read is framed (so checked)
+    body_timer = None  # a request body is arriving: no byte of it for vs timeout seconds is a 408
+    body_deadline = 0.0
+
     def __init__(self, engine, listener, tls: bool = False):
-        # configuration
         self.engine = engine
         self.loop = engine.loop
         self.listener = listener
         self.vs = listener.vs
         self.tls = tls
-        # per-connection
-        self.transport: asyncio.Transport | None = None
+        self.local_port = listener.port
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
-        self.client_ip = ""
-        self.client_port = 0
-        self.local_ip = ""
-        self.local_port = 0
-        self.client_ip_bytes = b""
-        self.forwarded_proto = b""
         self.exchanges: deque[Exchange] = deque()
         self.wbuf: list[bytes] = []  # to the client, flushed once per event
         self.nbuf: list[bytes] = []  # to the active exchange's node, flushed once per event
-        self.paused = 0
-        self.closed = False
-        self.tunnel: HttpNodeProtocol | None = None
-        self.idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
-        self.timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
-        # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
-        # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
-        self.idle_deadline: float | None = None  # None while a request is in progress
-        self.reply_handle = None  # the node's reply deadline for the exchange in flight (see _request_sent)
-        self.reply_when = 0.0
-        self.reply_ex: Exchange | None = None
-        self.reply_deadline = 0.0
-        self.writing_paused = False
-        self.throttle = None
         self.connection_data: dict = {}
-        self.client_eof = False
-        # per-request (framing state)
-        self.buf = b""  # an incomplete request head
-        self.cur: Exchange | None = None  # the exchange whose body is arriving
-        self.body_left = 0
-        self.chunks: ChunkedReader | None = None
-        self.to_start: Exchange | None = None  # routed once all of this read is framed (so checked)
-        self.body_timer = None  # a request body is arriving: no byte of it for vs timeout seconds is a 408
-        self.body_deadline = 0.0
+
+    @property
+    def local_ip(self) -> str:
+        """The address the client connected to (rules and the access log ask; most connections never do)."""
+        ip = self._local_ip
+        if ip is None:
+            sock = self.transport.get_extra_info("sockname") if self.transport is not None else None
+            ip = self._local_ip = sock[0] if sock else ""
+        return ip
 
     # -- transport callbacks ----------------------------------------------------------------------------------
 
     def connection_made(self, transport):
         self.transport = transport
         peer = transport.get_extra_info("peername") or ("", 0)
-        sock = transport.get_extra_info("sockname") or ("", 0)
         self.client_ip, self.client_port = peer[0], peer[1]
-        self.local_ip = sock[0]
-        self.local_port = sock[1] if len(sock) > 1 else 0
         # what the engine's X-Forwarded-* lines say, the same for every request on the connection
         self.client_ip_bytes = self.client_ip.encode()
         self.forwarded_proto = b"X-Forwarded-Proto: %s\r\nX-Forwarded-Port: %d\r\n" % (

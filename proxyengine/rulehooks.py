@@ -42,9 +42,19 @@ class HttpTransaction(Transaction):
     it: http.getHostHeader is answered from the parsed head, and a rule that reads no header pays for none.
     (The path and query are set at once: splitting them costs less than a property on every read.)"""
 
+    # the client's transport, not the client (which holds the exchange that holds this: no cycle): its local
+    # address is looked up only if a rule asks
+    _transport = None
+
     def __init__(self, head) -> None:
         Transaction.__init__(self)
         self._head = head  # the RequestHead, not the exchange (which holds the transaction: no cycle)
+
+    @property
+    def local_ip(self) -> str:
+        transport = self._transport
+        sock = transport.get_extra_info("sockname") if transport is not None else None
+        return sock[0] if sock else ""
 
     def _initial_headers(self) -> Headers:
         head = self._head
@@ -75,7 +85,7 @@ def new_transaction(client, ex) -> Transaction:
         tx.path = _latin(url)
     tx.http_version = "HTTP/1.1" if ex.version == "1.1" else "HTTP/" + ex.version
     tx.remote_ip, tx.remote_port = client.client_ip, client.client_port
-    tx.local_ip = client.local_ip
+    tx._transport = client.transport
     tx.local_port = client.local_port
     tx.virtual_server = ex.vs.name
     tx.connection_data = client.connection_data
