@@ -271,3 +271,13 @@ def start_engine(work: Path, nodes: list[int], workers: int) -> tuple[Proc, int,
                 cwd=ROOT)
     wait_port(tcp_port, proc.proc)
     return proc, http_port, tcp_port
+
+
+def start_floor(work: Path, nodes: list[int], workers: int) -> tuple[Proc, int, int]:
+    """bench/floor.py: the least a uvloop + httptools proxy does for the same configuration (a yardstick)."""
+    http_port, tcp_port = free_port(), free_port()
+    argv = [sys.executable, str(ROOT / "bench" / "floor.py"), "--http", str(http_port), "--tcp", str(tcp_port),
+            "--nodes", ",".join(map(str, nodes)), "--workers", str(workers)]
+    proc = Proc(f"floor-{workers}w", argv, http_port, work)
+    wait_port(tcp_port, proc.proc)
+    return proc, http_port, tcp_port

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # 3 rounds of 5 s per case and target (about 6 minutes)
     .venv/bin/python bench/run.py --quick    # 1 round of 1 s: a smoke test
+    .venv/bin/python bench/run.py --floor    # also bench/floor.py, a minimal uvloop + httptools proxy (a yardstick)
 
 Needs nginx, haproxy and wrk (.ci/install installs them: apt-get install haproxy nginx wrk); installs nothing.
 Writes bench/results/<timestamp>.json.
@@ -106,7 +107,7 @@ def summarise(results: dict) -> dict:
             rows[t] = {
                 m: statistics.median(r[t][m] for r in rounds if t in r) for m in rounds[0][next(iter(rounds[0]))]
             }
-            if t.startswith("ours"):
+            if t.startswith(("ours", "floor")):
                 for ref in ("haproxy", "nginx"):
                     for metric in ("req_s", "mib_s", "p99_ms", "cpu_us_per_req"):
                         rows[t][f"{metric}/{ref}"] = ratios(rounds, t, ref, metric)
@@ -131,7 +132,7 @@ def table(summary: dict) -> str:
                 f"{case:28} {t:10} {r['req_s']:8.0f} {r['mib_s']:7.1f} {r['p50_ms']:6.2f} {r['p99_ms']:6.2f} "
                 f"{r['cpu_us_per_req']:9.1f} {r['max_rss_mib']:6.1f} {r['pss_mib']:6.1f} {r['errors']:4.0f}"
             )
-            if t.startswith("ours"):
+            if t.startswith(("ours", "floor")):
                 line += (
                     f" | {fmt(r.get('req_s/haproxy')):>6} {fmt(r.get('p99_ms/haproxy')):>6} "
                     f"{fmt(r.get('cpu_us_per_req/haproxy')):>6} {fmt(r.get('mib_s/haproxy')):>6} | "
@@ -186,6 +187,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--cases", default="", help="comma-separated substrings of case names to run")
     ap.add_argument("--out", default="", help="JSON file to write (default bench/results/<time>.json)")
+    ap.add_argument("--floor", action="store_true", help="also bench/floor.py, the least a uvloop + httptools "
+                    "proxy does (floor-1w, floor-2w): a yardstick for what Python itself costs")
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds = 1, 1
@@ -216,6 +219,12 @@ def main(argv=None) -> int:
                 ("ours-2w", ours2, o2_http),
             ]
             tcp_targets = [("haproxy", haproxy, ha_tcp), ("ours-1w", ours1, o1_tcp), ("ours-2w", ours2, o2_tcp)]
+            if args.floor:
+                for workers in (1, 2):
+                    floor, fl_http, fl_tcp = proxies.start_floor(work, nodes, workers)
+                    procs.append(floor)
+                    http_targets.append((f"floor-{workers}w", floor, fl_http))
+                    tcp_targets.append((f"floor-{workers}w", floor, fl_tcp))
             time.sleep(1)  # monitors have run once, workers are up
             results: dict[str, list[dict]] = {c: [] for c in cases}
             for rnd in range(args.rounds):

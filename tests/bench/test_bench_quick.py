@@ -49,3 +49,24 @@ def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
     assert [g["goal"] for g in doc["goals"]][:1] == ["small keep-alive 50c, 2 workers: req/s"]
     assert len(doc["goals"]) == 7 and all(g["value"] is not None and g["met"] in (True, False) for g in doc["goals"])
     assert "memory at 200c" in proc.stdout
+
+
+def test_the_floor_serves_every_case_without_errors(tmp_path):
+    """bench/floor.py (--floor), the yardstick: keep-alive, 100 KB, a connection per request and L4 all answered."""
+    out = tmp_path / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--floor", "--cases", "50c", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=80,
+        cwd=ROOT,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(out.read_text())["summary"]
+    assert len(summary) == 4  # every 50-connection case
+    for case, rows in summary.items():
+        for name in ("floor-1w", "floor-2w"):
+            row = rows[name]
+            assert row["req_s"] > 0 and row["errors"] == 0, (case, name, row)
+            assert row["req_s/haproxy"] > 0
