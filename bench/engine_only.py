@@ -5,6 +5,7 @@
     .venv/bin/python bench/engine_only.py --profile out.prof     # cProfile the engine while the load runs
     .venv/bin/python bench/engine_only.py --pyspy out.txt        # py-spy (if installed) while the load runs
     .venv/bin/python bench/engine_only.py --compare /tmp/base    # A/B: an engine from another checkout too
+    .venv/bin/python bench/engine_only.py --compare /tmp/base --pin   # the same, proxies pinned to one CPU
 
 Prints, per round, req/s and CPU µs per request for each target and ours/HAProxy ratios; then medians.
 """
@@ -64,7 +65,12 @@ def main() -> int:
     ap.add_argument("--profile", default="", help="cProfile output file (only our engine, one round)")
     ap.add_argument("--pyspy", default="", help="py-spy flame/raw output (only our engine, one round)")
     ap.add_argument("--attach", default="", help="a command run during the load, {pid} replaced (e.g. strace -c)")
+    ap.add_argument("--pin", action="store_true", help="the proxies on the last CPU, wrk and the back-end on the "
+                    "others: less noise for an A/B (not how bench/run.py measures)")
     args = ap.parse_args()
+    last_cpu = max(os.sched_getaffinity(0))
+    if args.pin:  # wrk and the back-end, started from here, inherit this
+        os.sched_setaffinity(0, os.sched_getaffinity(0) - {last_cpu} or {last_cpu})
     case = CASES[args.case]
     l4 = run.CASES[case][3]
     with tempfile.TemporaryDirectory(prefix="bench") as tmp:
@@ -91,6 +97,10 @@ def main() -> int:
                 pt, p_http, _ = start(work, nodes, "norule", False)
                 procs.append(pt)
                 targets.append(("norule", pt, p_http))
+            if args.pin:
+                for _, proc, _ in targets:
+                    for pid in proc.pids():
+                        os.sched_setaffinity(pid, {last_cpu})
             time.sleep(1)
             if args.profile or args.pyspy or args.attach:
                 spy = None

@@ -5,6 +5,9 @@ of two nodes, a health monitor configured, the routing rule, X-Forwarded-For), p
     .venv/bin/python bench/hotpath.py --compare /tmp/base --requests 2000   # A/B against another checkout
     .venv/bin/python bench/hotpath.py --opcodes [--top 30] [--lines]       # Python opcodes per request
     .venv/bin/python bench/hotpath.py --close ...                           # a new connection per request
+    .venv/bin/python bench/hotpath.py --pure ...                            # the .py modules, not the compiled
+
+``--opcodes`` always counts the .py modules (the compiled ones execute no bytecode).
 
 Prints µs per request (CPU time, best of 7 runs: noise on a shared machine only ever adds time). ``--opcodes``
 counts the bytecode instructions and Python calls one request executes instead: not time, but exact and
@@ -164,12 +167,15 @@ def main() -> int:
     ap.add_argument("--norule", action="store_true", help="the virtual server without its rule (the floor)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--close", action="store_true", help="a new client connection per request (Connection: close)")
+    ap.add_argument("--pure", action="store_true", help="the engine's .py modules, not its compiled ones")
     ap.add_argument("--compare", default="", help="another checkout's root: A/B in one process, interleaved")
     ap.add_argument("--batches", type=int, default=15)
     ap.add_argument("--opcodes", action="store_true", help="count bytecode instructions per request (exact)")
     ap.add_argument("--top", type=int, default=0, help="with --opcodes: the functions that execute most")
     ap.add_argument("--lines", action="store_true", help="with --opcodes --top: by line, not by function")
     args = ap.parse_args()
+    if args.pure or args.opcodes:  # opcodes are counted in Python code only: the compiled modules would not count
+        os.environ["PROXYENGINE_PURE"] = "1"
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         (d / "log").mkdir()

@@ -7,8 +7,6 @@ does not resume reading another still holds back."""
 class ReadPauses:
     """Mixin for an asyncio.Protocol with `transport`, `paused` (int bits) and `closed`."""
 
-    __slots__ = ()
-
     def pause(self, reason: int) -> None:
         if not self.paused and self.transport is not None:
             self.transport.pause_reading()

@@ -88,55 +88,54 @@ def connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 class Exchange:
     """One request on a client connection, and the state of proxying it."""
 
-    # defaults are class attributes: creating an exchange sets only what differs per request (no __slots__, so
-    # most of some fifty fields are never written for a plain proxied request)
-    method = b"GET"
-    url = b"/"
-    head: RequestHead | None = None  # the validated raw head; headers are parsed from it on demand
-    _headers: list[tuple[bytes, bytes]] | None = None
-    headers_changed = False
-    version = "1.1"
-    keep_alive = True
-    upgrade = False
-    chunked = False
-    content_length = -1
-    expect_continue = False
-    complete = False
-    held = False  # a chunked body kept back until it is complete and valid (or too big to keep)
-    body_buf_size = 0
-    sent_size = 0
-    upgrade_tail = b""
-    vs = None
-    pool: Pool | None = None
-    node: Node | None = None
-    conn: HttpNodeProtocol | None = None
-    attempts = 0
-    failovers = 0
-    connect_task = None
-    waiter_active = False
-    persist = None
-    persist_key = None
-    persist_new = False
-    tx = None
-    last_error = 503
-    close_after = False
-    dead = False
-    reply_timer = None
-    response_started = False
-    response_done = False
-    status = 0
-    resp_chunked_out = False  # the engine adds chunked framing (a close-delimited body, kept alive)
-    resp_chunked_in = False  # the node's chunked body is passed on as it is
-    resp_until_close = False
-    head_only = False
-    sent_at = 0.0
-    node_address = ""  # the node that answered (ex.node is released before the statistics see the exchange)
-    req_bytes = 0
-    resp_bytes = 0  # the response as sent: head and body
-    resp_head_bytes = 0
-    resp_headers: list[tuple[bytes, bytes]] | None = None  # kept only for an access log that prints %{X}o
-
     def __init__(self, client: HttpClientProtocol, head: RequestHead | None = None):
+        # every field is set here, not as a class attribute: compiled (proxyengine/compile.py with http.pxd) they
+        # are the fields of a C struct, which cost next to nothing to set
+        self.method = b"GET"
+        self.url = b"/"
+        self.head = None  # the validated raw head; headers are parsed from it on demand
+        self._headers = None
+        self.headers_changed = False
+        self.version = "1.1"
+        self.keep_alive = True
+        self.upgrade = False
+        self.chunked = False
+        self.content_length = -1
+        self.expect_continue = False
+        self.complete = False
+        self.held = False  # a chunked body kept back until it is complete and valid (or too big to keep)
+        self.body_buf_size = 0
+        self.sent_size = 0
+        self.upgrade_tail = b""
+        self.vs = None
+        self.pool = None
+        self.node = None
+        self.conn = None
+        self.attempts = 0
+        self.failovers = 0
+        self.connect_task = None
+        self.waiter_active = False
+        self.persist = None
+        self.persist_key = None
+        self.persist_new = False
+        self.tx = None
+        self.last_error = 503
+        self.close_after = False
+        self.dead = False
+        self.reply_timer = None
+        self.response_started = False
+        self.response_done = False
+        self.status = 0
+        self.resp_chunked_out = False  # the engine adds chunked framing (a close-delimited body, kept alive)
+        self.resp_chunked_in = False  # the node's chunked body is passed on as it is
+        self.resp_until_close = False
+        self.head_only = False
+        self.sent_at = 0.0
+        self.node_address = ""  # the node that answered (ex.node is released before the statistics see the exchange)
+        self.req_bytes = 0
+        self.resp_bytes = 0  # the response as sent: head and body
+        self.resp_head_bytes = 0
+        self.resp_headers = None  # kept only for an access log that prints %{X}o
         self.client = client
         self.body_buf: list[bytes] = []
         self.sent: list[bytes] | None = []
@@ -172,41 +171,40 @@ class Exchange:
         self.headers_changed = True
 
 
-class HttpClientProtocol(ReadPauses, asyncio.Protocol):
+class HttpClientProtocol(ReadPauses):
     """A client connection to an HTTP virtual server."""
 
-    # per-connection state: defaults are class attributes, so accepting a connection writes only what differs
-    transport: asyncio.Transport | None = None
-    client_ip = ""
-    client_port = 0
-    _local_ip: str | None = None  # found on first use (a getsockname per connection otherwise)
-    client_ip_bytes = b""
-    forwarded_proto = b""
-    paused = 0
-    closed = False
-    tunnel: HttpNodeProtocol | None = None
-    idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
-    timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
-    # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
-    # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
-    idle_deadline: float | None = None  # None while a request is in progress
-    reply_handle = None  # the node's reply deadline for the exchange in flight (see _request_sent)
-    reply_when = 0.0
-    reply_ex: Exchange | None = None
-    reply_deadline = 0.0
-    writing_paused = False
-    throttle = None
-    client_eof = False
-    # per-request (framing state)
-    buf = b""  # an incomplete request head
-    cur: Exchange | None = None  # the exchange whose body is arriving
-    body_left = 0
-    chunks: ChunkedReader | None = None
-    to_start: Exchange | None = None  # routed once all of this read is framed (so checked)
-    body_timer = None  # a request body is arriving: no byte of it for vs timeout seconds is a 408
-    body_deadline = 0.0
-
     def __init__(self, engine, listener, tls: bool = False):
+        # per-connection state
+        self.transport = None
+        self.client_ip = ""
+        self.client_port = 0
+        self._local_ip = None  # found on first use (a getsockname per connection otherwise)
+        self.client_ip_bytes = b""
+        self.forwarded_proto = b""
+        self.paused = 0
+        self.closed = False
+        self.tunnel = None
+        self.idle_timer = None  # waiting for a request head: keep-alive idle, or the head taking too long
+        self.timer_for_head = False  # idle_timer bounds the arrival of a head already begun (a 408)
+        # keep-alive idleness is timed lazily: the armed timer is left in place across requests (no call_later
+        # and cancel per request); when it fires it re-arms itself for whatever is left of the latest deadline
+        self.idle_deadline = None  # None while a request is in progress
+        self.reply_handle = None  # the node's reply deadline for the exchange in flight (see _request_sent)
+        self.reply_when = 0.0
+        self.reply_ex = None
+        self.reply_deadline = 0.0
+        self.writing_paused = False
+        self.throttle = None
+        self.client_eof = False
+        # per-request (framing state)
+        self.buf = b""  # an incomplete request head
+        self.cur = None  # the exchange whose body is arriving
+        self.body_left = 0
+        self.chunks = None
+        self.to_start = None  # routed once all of this read is framed (so checked)
+        self.body_timer = None  # a request body is arriving: no byte of it for vs timeout seconds is a 408
+        self.body_deadline = 0.0
         self.engine = engine
         self.loop = engine.loop
         self.listener = listener
@@ -1095,14 +1093,13 @@ def sweep_idle(nodes, now: float, timeout: float, max_idle: int | None = None) -
                 idle.pop(0).close()
 
 
-class HttpNodeProtocol(ReadPauses, asyncio.Protocol):
+class HttpNodeProtocol(ReadPauses):
     """A connection to a node: carries one exchange at a time, kept alive in the node's idle list between."""
 
-    closed = False  # reading resumes whenever no reason holds it back (see flow.ReadPauses)
-
-    idle_since = 0.0  # loop time it went back to the node's idle list
-
     def __init__(self, engine, node: Node, pool: Pool):
+        # per-connection state
+        self.closed = False  # reading resumes whenever no reason holds it back (see flow.ReadPauses)
+        self.idle_since = 0.0  # loop time it went back to the node's idle list
         # configuration
         self.engine = engine
         self.loop = engine.loop

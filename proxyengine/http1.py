@@ -89,20 +89,21 @@ NO_TOKENS: frozenset[bytes] = frozenset()
 
 class RequestHead:
     """A validated request head: what framing and routing need, the rest kept as raw bytes. Never changed once
-    parsed. Defaults are class attributes: a plain GET sets only what it has."""
+    parsed. (Compiled, a C struct: see http1.pxd.)"""
 
-    method = b"GET"
-    target = b"/"
-    version = "1.1"
-    block = b"\r\n"
-    fields: list[tuple[int, int, bytes, bytes]] = []  # (start, end, lower name, value) of INTERESTING lines
-    host = b""
-    content_length = 0
-    chunked = False
-    keep_alive = True
-    upgrade = b""
-    expect_continue = False
-    tokens: frozenset[bytes] = NO_TOKENS  # of the Connection fields
+    def __init__(self):
+        self.method = b"GET"
+        self.target = b"/"
+        self.version = "1.1"
+        self.block = b"\r\n"
+        self.fields = []  # (start, end, lower name, value) of INTERESTING lines
+        self.host = b""
+        self.content_length = 0
+        self.chunked = False
+        self.keep_alive = True
+        self.upgrade = b""
+        self.expect_continue = False
+        self.tokens = NO_TOKENS  # of the Connection fields
 
 
 def header_list(r: RequestHead) -> list[tuple[bytes, bytes]]:
@@ -277,20 +278,20 @@ def _longest_line(block: bytes) -> int:
 
 
 class ResponseHead:
-    """A node's response head, validated: framing decided, hop-by-hop lines located for removal. Defaults are
-    class attributes (a plain 200 with a Content-Length sets only what it has)."""
+    """A node's response head, validated: framing decided, hop-by-hop lines located for removal."""
 
-    status = 200
-    reason = b""
-    version = "1.1"
-    block = b"\r\n"
-    fields: list[tuple[int, int, bytes, bytes]] = []
-    content_length = 0
-    chunked = False
-    until_close = False
-    tokens: frozenset[bytes] = NO_TOKENS
-    keep_alive = True
-    upgrade = False
+    def __init__(self):
+        self.status = 200
+        self.reason = b""
+        self.version = "1.1"
+        self.block = b"\r\n"
+        self.fields = []
+        self.content_length = 0
+        self.chunked = False
+        self.until_close = False
+        self.tokens = NO_TOKENS
+        self.keep_alive = True
+        self.upgrade = False
 
 
 def parse_response(head: bytes, request_method: bytes) -> ResponseHead:

@@ -1,0 +1,56 @@
+from .flow cimport ReadPauses
+from .http1 cimport RequestHead, ResponseHead
+
+cdef class Exchange:
+    cdef public object method, url, version, head, _headers, upgrade_tail, vs, pool, node, conn, connect_task
+    cdef public object persist, persist_key, tx, reply_timer, node_address, resp_headers, client, body_buf
+    cdef public object sent, tried
+    cdef public bint headers_changed, keep_alive, upgrade, chunked, expect_continue, complete, held
+    cdef public bint waiter_active, persist_new, close_after, dead, response_started, response_done
+    cdef public bint resp_chunked_out, resp_chunked_in, resp_until_close, head_only
+    cdef public Py_ssize_t content_length, body_buf_size, sent_size, attempts, failovers, last_error, status
+    cdef public Py_ssize_t req_bytes, resp_bytes, resp_head_bytes
+    cdef public double started, sent_at
+
+cdef class HttpClientProtocol(ReadPauses):
+    cdef public object engine, loop, listener, vs, limits, client_ip, _local_ip, client_ip_bytes
+    cdef public object forwarded_proto, exchanges, wbuf, nbuf, tunnel, idle_timer, idle_deadline, reply_handle
+    cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer
+    cdef public bint tls, timer_for_head, writing_paused, client_eof
+    cdef public Py_ssize_t client_port, local_port, body_left
+    cdef public double reply_when, reply_deadline, body_deadline
+
+    cpdef _consume(self, bytes data)
+    cpdef _new_exchange(self, RequestHead r)
+    cpdef _message_complete(self, Exchange ex)
+    cpdef _flush(self)
+    cpdef _set_idle_timer(self, seconds, bint head=*)
+    cpdef _cancel_idle_timer(self)
+    cpdef _request_bytes(self, Exchange ex, data)
+    cpdef _start(self, Exchange ex)
+    cpdef _connect_node(self, Exchange ex, node, pool)
+    cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
+    cpdef _request_sent(self, Exchange ex)
+    cpdef bytes _request_head(self, Exchange ex)
+    cpdef _end_request_head(self, list parts, Exchange ex, xff, upgrade)
+    cpdef bint _node_keepalive(self, Exchange ex)
+    cpdef _drop_node(self, Exchange ex, bint reusable)
+    cpdef bint _client_keepalive(self, Exchange ex)
+    cpdef response_head(self, Exchange ex, HttpNodeProtocol conn)
+    cpdef response_body(self, Exchange ex, data)
+    cpdef response_complete(self, Exchange ex, bint node_keepalive)
+    cpdef _exchange_done(self, Exchange ex)
+
+cdef class HttpNodeProtocol(ReadPauses):
+    cdef public object engine, loop, node, idle_timer, tunnel, client, buf, reason, _headers, chunks
+    cdef public Exchange exchange
+    cdef public ResponseHead resp
+    cdef public bint reused_for_request
+    cdef public Py_ssize_t status, body_left
+    cdef public double idle_since
+
+    cpdef _consume(self, bytes data)
+    cpdef _complete(self, client, Exchange ex, bint keepalive)
+    cpdef reused(self)
+    cpdef to_idle(self, Py_ssize_t max_idle)
+    cpdef close(self)
