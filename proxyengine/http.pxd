@@ -1,8 +1,11 @@
 from .flow cimport ReadPauses
 from .http1 cimport RequestHead, ResponseHead
+from .pools cimport Node, Pool
 
 cdef class Exchange:
-    cdef public object method, url, version, head, _headers, upgrade_tail, vs, pool, node, conn, connect_task
+    cdef public object method, url, version, head, _headers, upgrade_tail, vs, conn, connect_task
+    cdef public Pool pool
+    cdef public Node node
     cdef public object persist, persist_key, tx, reply_timer, node_address, resp_headers, client, body_buf
     cdef public object sent, tried
     cdef public bint headers_changed, keep_alive, upgrade, chunked, expect_continue, complete, held
@@ -28,7 +31,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _cancel_idle_timer(self)
     cpdef _request_bytes(self, Exchange ex, data)
     cpdef _start(self, Exchange ex)
-    cpdef _connect_node(self, Exchange ex, node, pool)
+    cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)
     cpdef bytes _request_head(self, Exchange ex)
@@ -42,7 +45,8 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _exchange_done(self, Exchange ex)
 
 cdef class HttpNodeProtocol(ReadPauses):
-    cdef public object engine, loop, node, idle_timer, tunnel, client, buf, reason, _headers, chunks
+    cdef public object engine, loop, idle_timer, tunnel, client, buf, reason, _headers, chunks
+    cdef public Node node
     cdef public Exchange exchange
     cdef public ResponseHead resp
     cdef public bint reused_for_request

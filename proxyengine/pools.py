@@ -17,20 +17,8 @@ DISCARD_POOL = "discard"
 
 
 class Node:
-    """One node of one pool: its configured state, health, counters and idle keep-alive connections."""
-
-    __slots__ = (
-        "address", "host", "port", "weight", "priority", "state",
-        # health
-        "monitor_failed", "passive_failed_until", "connect_failures", "failed_since",
-        # counters
-        "current_conn", "current_requests", "total_conn", "new_conn", "pooled_conn", "errors", "failures",
-        "bytes_to_node", "bytes_from_node", "rt_ewma", "rt_min", "rt_max", "rt_sum", "rt_count",
-        # keep-alive connections to this node (HttpNodeProtocol), most recently used last
-        "idle",
-        # open connections to this node with a ``close()`` (node.close_on_death closes them when it fails)
-        "active",
-    )  # fmt: skip
+    """One node of one pool: its configured state, health, counters and idle keep-alive connections. (Compiled, a C
+    struct: see pools.pxd.)"""
 
     def __init__(self, entry: NodeEntry):
         self.address = entry.address
@@ -57,7 +45,8 @@ class Node:
         self.rt_max = 0.0
         self.rt_sum = 0.0
         self.rt_count = 0
-        self.idle: list = []
+        self.idle: list = []  # keep-alive connections to this node (HttpNodeProtocol), most recently used last
+        # open connections to this node with a ``close()`` (node.close_on_death closes them when it fails)
         self.active: set = set()
 
     def alive(self, now: float) -> bool:

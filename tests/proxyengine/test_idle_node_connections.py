@@ -4,7 +4,9 @@
 import asyncio
 from types import SimpleNamespace
 
+from proxyengine.config import NodeEntry
 from proxyengine.http import IDLE_CEILING, HttpNodeProtocol, sweep_idle
+from proxyengine.pools import Node
 
 
 class Transport(asyncio.Transport):
@@ -34,7 +36,7 @@ def _conns(n, node, engine):
 def test_over_the_limit_kept_until_the_sweep_then_oldest_closed_first():
     now = [100.0]
     engine = SimpleNamespace(loop=SimpleNamespace(time=lambda: now[0]))
-    node = SimpleNamespace(idle=[], active=set())
+    node = Node(NodeEntry("10.0.0.1:80", "10.0.0.1", 80))
     conns = _conns(12, node, engine)
     for i, c in enumerate(conns):
         now[0] = 100.0 + i
@@ -50,12 +52,12 @@ def test_over_the_limit_kept_until_the_sweep_then_oldest_closed_first():
 
 def test_the_ceiling_and_a_limit_of_zero_close_at_once():
     engine = SimpleNamespace(loop=SimpleNamespace(time=lambda: 1.0))
-    node = SimpleNamespace(idle=[], active=set())
+    node = Node(NodeEntry("10.0.0.1:80", "10.0.0.1", 80))
     conns = _conns(2 * IDLE_CEILING + 1, node, engine)
     for c in conns:
         c.to_idle(2)
     assert len(node.idle) == 2 * IDLE_CEILING and conns[-1].transport.closed
-    other = SimpleNamespace(idle=[], active=set())
+    other = Node(NodeEntry("10.0.0.2:80", "10.0.0.2", 80))
     (c,) = _conns(1, other, engine)
     c.to_idle(0)
     assert other.idle == [] and c.transport.closed

@@ -1,0 +1,19 @@
+cdef class Node:
+    cdef public object address, host, state, monitor_failed, idle, active
+    cdef public Py_ssize_t port, weight, priority, connect_failures
+    cdef public Py_ssize_t current_conn, current_requests, total_conn, new_conn, pooled_conn, errors, failures
+    cdef public Py_ssize_t bytes_to_node, bytes_from_node, rt_count
+    cdef public double passive_failed_until, failed_since, rt_ewma, rt_min, rt_max, rt_sum
+
+    cpdef bint alive(self, double now)
+    cpdef record_response_time(self, double seconds)
+
+cdef class Pool:
+    cdef public object cfg, name, nodes, by_address, algorithm, queue, persistence, failure_pool, bandwidth
+    cdef public object ssl_context
+    cdef public Py_ssize_t total_conn, bytes_in, bytes_out, queue_timeouts, queued_total, session_migrated
+    cdef public double max_queue_time, queue_time_sum
+
+    cpdef list candidates(self, double now, exclude=*)
+    cpdef tuple select(self, double now, exclude=*)
+    cpdef release(self, Node node)
