@@ -1,0 +1,1 @@
+# compiled as it is (proxyengine/compile.py): no C types declared
