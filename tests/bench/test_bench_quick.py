@@ -19,17 +19,23 @@ pytestmark = [
 ]
 
 
-def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
-    out = tmp_path / "result.json"
+def quick_run(out: Path, *options: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """bench/run.py --quick with ``options``, writing its JSON to ``out``; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", *options, "--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         cwd=ROOT,
         env={**os.environ},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
+    out = tmp_path / "result.json"
+    proc = quick_run(out)
     assert "rps/HA" in proc.stdout and "ours-2w" in proc.stdout
     doc = json.loads(out.read_text())
     summary = doc["summary"]
@@ -54,15 +60,7 @@ def test_quick_benchmark_prints_the_table_and_writes_json(tmp_path):
 def test_the_floor_serves_every_case_without_errors(tmp_path):
     """bench/floor.py (--floor), the yardstick: keep-alive, 100 KB, a connection per request and L4 all answered."""
     out = tmp_path / "result.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--floor", "--cases", "50c", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=80,
-        cwd=ROOT,
-        env={**os.environ},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    quick_run(out, "--floor", "--cases", "50c", timeout=80)
     summary = json.loads(out.read_text())["summary"]
     assert len(summary) == 4  # every 50-connection case
     for case, rows in summary.items():
