@@ -20,8 +20,11 @@ class _PureWhenStale:
         self.checked: dict[str, bool] = {}  # module -> its compiled module may be used
 
     def find_spec(self, fullname, path=None, target=None):
-        package, _, name = fullname.rpartition(".")
-        if package != __name__ or not (_HERE / f"{name}.pxd").exists():
+        if not fullname.startswith(__name__ + "."):
+            return None
+        name = fullname[len(__name__) + 1 :]  # "http", "rules.rule", ...
+        base = _HERE / name.replace(".", "/")
+        if not base.with_suffix(".pxd").exists():
             return None
         use_compiled = self.checked.get(name)
         if use_compiled is None:
@@ -33,7 +36,7 @@ class _PureWhenStale:
                       "python -m proxyengine.compile rebuilds it", file=sys.stderr)  # fmt: skip
         if use_compiled and not os.environ.get("PROXYENGINE_PURE"):
             return None  # the normal import: the extension module comes before the .py
-        source = str(_HERE / f"{name}.py")
+        source = str(base.with_suffix(".py"))
         return importlib.util.spec_from_file_location(fullname, source, loader=importlib.machinery.SourceFileLoader(
             fullname, source))  # fmt: skip
 
