@@ -49,3 +49,12 @@ def test_a_stale_compiled_module_is_not_used_nor_shipped(tmp_path):
                           text=True, check=True)  # fmt: skip
     assert proc.stdout.split() == [str(pkg / "flow.py"), "True"]
     assert "the compiled flow is stale" in proc.stderr
+
+
+def test_modules_in_subpackages_are_named_from_the_package(tmp_path):
+    (tmp_path / "rules").mkdir()
+    for rel in ("top.py", "top.pxd", "rules/rule.py", "rules/rule.pxd", "rules/other.py"):
+        (tmp_path / rel).write_text("x = 1\n")
+    assert engine_compile.compiled_modules(tmp_path) == ["rules.rule", "top"]
+    assert engine_compile.extension_path("rules.rule", tmp_path).parent == tmp_path / "rules"
+    assert not engine_compile.fresh("rules.rule", here=tmp_path)  # never built
