@@ -101,8 +101,11 @@ def _compile_engine(root: Path) -> None:
     """Compile the engine's hot modules (python -m proxyengine.compile) if they are not already: the package then
     carries them for this platform and Python. Without Cython or a compiler it carries the .py modules alone, which
     run the same, slower."""
-    subprocess.run([sys.executable, "-m", "proxyengine.compile", "--quiet"], cwd=root, capture_output=True,
-                   timeout=900)  # fmt: skip
+    try:
+        subprocess.run([sys.executable, "-m", "proxyengine.compile", "--quiet"], cwd=root, capture_output=True,
+                       timeout=900)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # stale or missing compiled modules are left out (_software_files)
 
 
 def package_build(*, output_dir: Path, root: Path | None = None, cache: Path | None = None) -> Path:
