@@ -1,3 +1,5 @@
+cimport cython
+
 cdef class RequestHead:
     cdef public bytes method, target, block, host, upgrade
     cdef public str version
@@ -15,6 +17,11 @@ cdef class ResponseHead:
     cdef public bint chunked, until_close, keep_alive, upgrade
     cdef public frozenset tokens
 
-cpdef list scan_fields(bytes block, object names, int status)
+cdef bint COMPILED
+cdef bytes TOKEN_BYTES, VALUE_BYTES
+cdef Py_ssize_t LONGEST_FIELD
+
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t)
+cpdef list scan_fields(bytes block, frozenset names, int status)
 cpdef RequestHead parse_request(bytes head, object limits=*)
 cpdef ResponseHead parse_response(bytes head, bytes request_method)

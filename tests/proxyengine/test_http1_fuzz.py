@@ -6,7 +6,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxyengine.http1 import ChunkedReader, HttpError, parse_request, parse_response
+from proxyengine.http1 import (
+    REQUEST_FIELDS,
+    RESPONSE_FIELDS,
+    ChunkedReader,
+    HttpError,
+    parse_request,
+    parse_response,
+    scan_fields,
+    scan_fields_re,
+)
 
 pytestmark = pytest.mark.timeout(60)
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -127,3 +136,38 @@ def test_short_heads_skipping_the_size_checks_get_the_same_answer(head, count, l
                     max_header_count=count)  # fmt: skip
     object.__setattr__(always, "small", -1)  # every size check, whatever the length
     assert _outcome(head, tight) == _outcome(head, always)
+
+
+FIELD_PIECES = [b"\r", b"\n", b"\r\n", b" ", b"\t", b":", b"\x00", b"\x7f", b"\x80", b"\xff", b"Host", b"HOST: x\r\n",
+                b"Content-Length", b"connection", b"Te", b"x-forwarded-for", b"X-Cluster-Client-IP: 1\r\n", b"(", b"@"]  # fmt: skip
+BLOCK = b"Host: a\r\nContent-Length: 3\r\nX-Other: v v\r\nConnection: close\r\nTE: trailers\r\n\r\n"
+
+
+@st.composite
+def field_blocks(draw):
+    data = bytearray(BLOCK)
+    for _ in range(draw(st.integers(0, 4))):
+        pos = draw(st.integers(0, len(data)))
+        piece = draw(st.sampled_from(FIELD_PIECES) | st.binary(min_size=1, max_size=3))
+        if draw(st.booleans()):
+            data[pos:pos] = piece
+        else:
+            data[pos : pos + len(piece)] = piece
+    return bytes(data)
+
+
+@FUZZ
+@given(field_blocks(), st.sampled_from(["request", "response"]))
+def test_the_compiled_field_scan_agrees_with_the_regular_expressions(block, kind):
+    """The compiled module scans header blocks with a loop over the bytes, the .py with regular expressions: the
+    same fields found, the same blocks refused. (test_compiled checks that the tests run the compiled module.)"""
+    names, status = (REQUEST_FIELDS, 400) if kind == "request" else (RESPONSE_FIELDS, 502)
+
+    def outcome(scan):
+        try:
+            return scan(block, names, status)
+        except HttpError as e:
+            return ("refused", e.status, str(e))
+
+    assert outcome(scan_fields) == outcome(scan_fields_re)
+
