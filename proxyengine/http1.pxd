@@ -18,10 +18,16 @@ cdef class ResponseHead:
     cdef public frozenset tokens
 
 cdef bint COMPILED
-cdef bytes TOKEN_BYTES, VALUE_BYTES
+cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES
+cdef dict NAME_SHAPES
 cdef Py_ssize_t LONGEST_FIELD
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, shapes=bytes)
 cpdef list scan_fields(bytes block, frozenset names, int status)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, method_end=Py_ssize_t, target_end=Py_ssize_t, major=int, dot=int,
+               minor=int)
+cpdef tuple request_line(bytes line)
+@cython.locals(i=Py_ssize_t, minor=int, d1=int, d2=int, d3=int)
+cpdef int status_line(bytes head, Py_ssize_t eol)
 cpdef RequestHead parse_request(bytes head, object limits=*)
 cpdef ResponseHead parse_response(bytes head, bytes request_method)

@@ -38,6 +38,18 @@ REQUEST_FIELDS = frozenset((b"host", b"content-length", b"connection", b"transfe
 RESPONSE_FIELDS = frozenset((b"content-length", b"connection", b"transfer-encoding", b"te", b"trailer", b"upgrade",
                              b"keep-alive", b"proxy-connection"))  # fmt: skip
 LONGEST_FIELD = max(map(len, REQUEST_FIELDS | RESPONSE_FIELDS))
+
+
+def _name_shapes(names: frozenset[bytes]) -> bytes:
+    """A table, by length * 256 + first byte (letters in lower case), of the names that might be in ``names``: the
+    compiled scan looks at a field name closely only when its shape is in the table."""
+    table = bytearray((LONGEST_FIELD + 1) * 256)
+    for name in names:
+        table[len(name) * 256 + name[0]] = 1
+    return bytes(table)
+
+
+NAME_SHAPES = {names: _name_shapes(names) for names in (REQUEST_FIELDS, RESPONSE_FIELDS)}
 # the same, found by regular expression in the lower-cased block, for the .py module (findall, then a find for each
 # one found: match objects from finditer cost more than the rest of the scan)
 _NAME_PATTERNS = {
@@ -46,6 +58,7 @@ _NAME_PATTERNS = {
 }
 # byte classes for the compiled scan (RFC 9110 5.1, 5.5): 1 where a byte may appear in a field name, a field value
 TOKEN_BYTES = bytes(1 if bytes((b,)).isalnum() and b < 128 or b in b"!#$%&'*+-.^_`|~" else 0 for b in range(256))
+TARGET_BYTES = bytes(1 if 0x21 <= b <= 0x7E and b != 0x23 else 0 for b in range(256))  # visible ASCII but "#"
 VALUE_BYTES = bytes(1 if b == 9 or 0x20 <= b <= 0x7E or b >= 0x80 else 0 for b in range(256))
 HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 ABSOLUTE = re.compile(rb"(?i:https?)://([^/?#@]+)([^#]*)")
@@ -143,6 +156,7 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
     if not COMPILED:
         return scan_fields_re(block, names, status)
     n = len(block)
+    shapes = NAME_SHAPES[names]
     fields = []
     i = 0
     while True:
@@ -161,7 +175,7 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
             i += 1
         if i + 1 >= n or block[i] != 13 or block[i + 1] != 10:  # a bare CR or LF, a control character, the end
             raise HttpError(status, "malformed header field")
-        if colon - start <= LONGEST_FIELD:
+        if colon - start <= LONGEST_FIELD and shapes[(colon - start) * 256 + (block[start] | 0x20)]:
             name = block[start:colon].lower()
             if name in names:
                 fields.append((start, i + 2, name, block[colon + 1 : i].strip(b" \t")))
@@ -217,6 +231,33 @@ def _transfer_coding(values: list[bytes], status: int) -> bool:
     raise HttpError(status, "unsupported transfer coding")
 
 
+def request_line(line: bytes) -> tuple[bytes, bytes, int, int] | None:
+    """A valid request line's method, target and the two digits of its version (as byte values), else None:
+    method SP request-target SP HTTP/digit.digit, no fragment, visible ASCII only. (Compiled, a loop over the bytes;
+    the .py uses REQUEST_LINE.)"""
+    if not COMPILED:
+        m = REQUEST_LINE.fullmatch(line)
+        return None if m is None else (m[1], m[2], m[3][0], m[4][0])
+    n = len(line)
+    i = 0
+    while i < n and TOKEN_BYTES[line[i]]:
+        i += 1
+    method_end = i
+    if method_end == 0 or i >= n or line[i] != 32:
+        return None
+    i += 1
+    while i < n and TARGET_BYTES[line[i]]:
+        i += 1
+    target_end = i
+    # then exactly " HTTP/" digit "." digit
+    if target_end == method_end + 1 or n - target_end != 9 or not line.endswith(b" HTTP/", 0, n - 3):
+        return None
+    major, dot, minor = line[n - 3], line[n - 2], line[n - 1]
+    if not (48 <= major <= 57 and dot == 46 and 48 <= minor <= 57):
+        return None
+    return line[:method_end], line[method_end + 1 : target_end], major, minor
+
+
 def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     """``head``: the bytes up to and including the CRLF CRLF that ends it (leading empty lines removed)."""
     small = len(head) <= limits.small  # then no size limit can be exceeded: their checks are skipped
@@ -226,7 +267,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     line = head[:eol]
     if not small and eol > limits.max_url_length + 16:
         raise HttpError(414, "request line too long")
-    m = REQUEST_LINE.fullmatch(line)
+    m = request_line(line)
     if m is None:
         if b"#" in line and REQUEST_LINE.fullmatch(line.replace(b"#", b"/")):
             raise HttpError(400, "fragment in the request target")
@@ -234,10 +275,10 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             raise HttpError(505, "HTTP version not supported")
         raise HttpError(400, "malformed request line")
     r = RequestHead()
-    method, target, major, minor = m.groups()
-    if major != b"1":
+    method, target, major, minor = m
+    if major != 49:  # "1"
         raise HttpError(505, "HTTP version not supported")
-    r.method, r.version = method, "1.1" if minor != b"0" else "1.0"
+    r.method, r.version = method, "1.1" if minor != 48 else "1.0"
     block = head[eol + 2 :]
     if not small:
         if len(target) > limits.max_url_length:
@@ -345,18 +386,41 @@ class ResponseHead:
         self.upgrade = False
 
 
+def status_line(head: bytes, eol: int) -> int:
+    """For a valid status line ``head[:eol]`` (HTTP/1.0 or 1.1, a status code 100-999, an optional reason of VCHAR /
+    obs-text / SP / HTAB), its minor version * 1000 + its status code; else -1. (Compiled, a loop over the bytes; the
+    .py uses STATUS_LINE.)"""
+    if not COMPILED:
+        m = STATUS_LINE.fullmatch(head, 0, eol)
+        return -1 if m is None else (1000 if m[1] == b"1" else 0) + int(m[2])
+    if eol < 12 or not head.startswith(b"HTTP/1."):
+        return -1
+    minor, d1, d2, d3 = head[7], head[9], head[10], head[11]
+    if not (48 <= minor <= 49 and head[8] == 32 and 49 <= d1 <= 57 and 48 <= d2 <= 57 and 48 <= d3 <= 57):
+        return -1
+    if eol > 12:
+        if head[12] != 32:
+            return -1
+        i = 13
+        while i < eol:
+            if not VALUE_BYTES[head[i]]:
+                return -1
+            i += 1
+    return (minor - 48) * 1000 + (d1 - 48) * 100 + (d2 - 48) * 10 + d3 - 48
+
+
 def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
     """Validate a node's response head; an HttpError (status 502) for anything malformed or ambiguous."""
     eol = head.find(b"\r\n")
-    m = STATUS_LINE.fullmatch(head, 0, eol)
-    if m is None:
+    version_status = status_line(head, eol)
+    if version_status < 0:
         raise HttpError(502, "malformed status line")
     block = head[eol + 2 :]
     r = ResponseHead()
-    minor, status, reason = m.groups()
-    r.status = status = int(status)
-    if reason:
-        r.reason = reason
+    r.status = status = version_status % 1000
+    minor = b"1" if version_status >= 1000 else b"0"
+    if eol > 13:
+        r.reason = head[13:eol]
     if minor != b"1":
         r.version = "1.0"
     r.block = block

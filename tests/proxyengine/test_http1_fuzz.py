@@ -8,13 +8,17 @@ from hypothesis import strategies as st
 
 from proxyengine.http1 import (
     REQUEST_FIELDS,
+    REQUEST_LINE,
     RESPONSE_FIELDS,
+    STATUS_LINE,
     ChunkedReader,
     HttpError,
     parse_request,
     parse_response,
+    request_line,
     scan_fields,
     scan_fields_re,
+    status_line,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -171,3 +175,35 @@ def test_the_compiled_field_scan_agrees_with_the_regular_expressions(block, kind
 
     assert outcome(scan_fields) == outcome(scan_fields_re)
 
+
+
+LINE_PIECES = [b" ", b"\t", b"#", b"/", b"HTTP/", b"1", b"0", b"9", b".", b"\x00", b"\x7f", b"\x80", b"@", b"\r"]
+
+
+@st.composite
+def mutated_lines(draw, line):
+    data = bytearray(line)
+    for _ in range(draw(st.integers(0, 3))):
+        pos = draw(st.integers(0, len(data)))
+        piece = draw(st.sampled_from(LINE_PIECES) | st.binary(min_size=1, max_size=2))
+        if draw(st.booleans()):
+            data[pos:pos] = piece
+        else:
+            data[pos : pos + len(piece)] = piece
+    return bytes(data)
+
+
+@FUZZ
+@given(mutated_lines(b"GET /a/b?c=d HTTP/1.1"))
+def test_the_compiled_request_line_parse_agrees_with_the_regular_expression(line):
+    m = REQUEST_LINE.fullmatch(line)
+    assert request_line(line) == (None if m is None else (m[1], m[2], m[3][0], m[4][0]))
+
+
+@FUZZ
+@given(mutated_lines(b"HTTP/1.1 404 Not Found"))
+def test_the_compiled_status_line_parse_agrees_with_the_regular_expression(line):
+    head = line + b"\r\nServer: x\r\n\r\n"
+    eol = head.find(b"\r\n")
+    m = STATUS_LINE.fullmatch(head, 0, eol)
+    assert status_line(head, eol) == (-1 if m is None else (1000 if m[1] == b"1" else 0) + int(m[2]))
