@@ -1,3 +1,4 @@
+from .counters cimport VsStats
 from .flow cimport ReadPauses
 from .http1 cimport RequestHead, ResponseHead
 from .pools cimport Node, Pool
@@ -19,6 +20,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cdef public object engine, loop, listener, vs, limits, client_ip, _local_ip, client_ip_bytes
     cdef public object forwarded_proto, exchanges, wbuf, nbuf, tunnel, idle_timer, idle_deadline, reply_handle
     cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer
+    cdef public VsStats counters  # the virtual server's (vs.stats)
     cdef public bint tls, timer_for_head, writing_paused, client_eof
     cdef public Py_ssize_t client_port, local_port, body_left
     cdef public double reply_when, reply_deadline, body_deadline

@@ -209,6 +209,7 @@ class HttpClientProtocol(ReadPauses):
         self.loop = engine.loop
         self.listener = listener
         self.vs = listener.vs
+        self.counters = listener.vs.stats  # typed (counters.pxd): counted into without a lookup
         self.tls = tls
         self.local_port = listener.port
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
@@ -266,7 +267,7 @@ class HttpClientProtocol(ReadPauses):
         self.exchanges.clear()
 
     def data_received(self, data):
-        self.vs.stats.bytes_in += len(data)
+        self.counters.bytes_in += len(data)
         if self.tunnel is not None:
             self.tunnel.write(data)
             return
@@ -359,7 +360,7 @@ class HttpClientProtocol(ReadPauses):
                     self.body_timer = self.loop.call_at(self.body_deadline, self._body_timeout)
         else:
             ex.complete = True
-        self.vs.stats.total_requests += 1
+        self.counters.total_requests += 1
         self.exchanges.append(ex)
         if len(self.exchanges) == 1:
             self.to_start = ex
@@ -513,6 +514,7 @@ class HttpClientProtocol(ReadPauses):
         vs = self.vs
         if vs.retired and self.listener.vs is not vs:
             self.vs = vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured
+            self.counters = vs.stats
         ex.vs = vs
         if self.listener.retired or vs.retired:
             ex.close_after = True

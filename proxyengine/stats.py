@@ -9,27 +9,11 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from .counters import VS_COUNTERS, VsStats  # noqa: F401 (VsStats: where the engine gets it)
 from .pools import ALGORITHM_STAT_NAMES
 
 RECENT_LIMIT = 1000
 SECONDS_KEPT = 60
-
-
-class VsStats:
-    """Counters of one virtual server (vTM statistics/virtual_servers/<name>)."""
-
-    __slots__ = (
-        "current_conn", "max_conn", "total_conn", "total_requests", "bytes_in", "bytes_out", "discard",
-        "direct_replies", "connection_errors", "connection_failures", "connect_timed_out", "keepalive_timed_out",
-        "data_timed_out", "total_dgram", "udp_timed_out",
-    )  # fmt: skip
-
-    def __init__(self):
-        for name in self.__slots__:
-            setattr(self, name, 0)
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Stats:
