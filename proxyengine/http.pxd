@@ -1,6 +1,8 @@
+cimport cython
+
 from .counters cimport VsStats
 from .flow cimport ReadPauses
-from .http1 cimport RequestHead, ResponseHead
+from .http1 cimport RequestHead, ResponseHead, parse_request, parse_response
 from .pools cimport Node, Pool
 
 cdef class Exchange:
@@ -33,6 +35,8 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _cancel_idle_timer(self)
     cpdef _request_bytes(self, Exchange ex, data)
     cpdef _start(self, Exchange ex)
+    @cython.locals(pool=Pool)
+    cpdef _dispatch(self, Exchange ex)
     cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)

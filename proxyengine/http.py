@@ -12,6 +12,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from functools import partial
 
 from .flow import ReadPauses
 from .http1 import (
@@ -544,7 +545,7 @@ class HttpClientProtocol(ReadPauses):
         if node is None:
             node, why = pool.select(now, ex.tried)
             if why == "full":
-                if pool.enqueue(self.loop, lambda n: self._dequeued(ex, n), ex.tried):
+                if pool.enqueue(self.loop, partial(self._dequeued, ex), ex.tried):
                     ex.waiter_active = True
                     return
                 self._error(ex, 503, "The pool's queue is full")
