@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..context import Headers, LocalResponse
-from .core import RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
+from .core import ENDS_RULE, RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
 from .http import finish
 from .strings import compile_regex
 
@@ -564,6 +564,18 @@ def pool_use(c: RunContext, pool, host="", port=None) -> int:
     c.tx.pool_used = True
     finish(c)
     return 1
+
+
+def pool_use_then_return(c: RunContext, pool, host="", port=None) -> int:
+    """pool.use as a statement in the rule's own body, which the compiler follows with ``return`` (ENDS_RULE)."""
+    _choose(c, pool, host, port)
+    tx = c.tx
+    tx.pool_used = True
+    tx.finished = True
+    return 1
+
+
+ENDS_RULE["pool.use"] = pool_use_then_return
 
 
 @builtin("pool.select", ctx=True, pool_arg=True)
