@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..context import EngineState, Transaction
+from ..context import EngineState, RuleStats, Transaction
 
 INF = -1  # "max" of a function that takes any number of arguments
 
@@ -32,14 +32,17 @@ class StopRule(Exception):
 class RunContext:
     """What library functions see of the current run: the transaction, the engine state, the captures."""
 
-    __slots__ = ("tx", "state", "rule", "phase", "budget", "deadline", "captures")
+    __slots__ = ("tx", "state", "rule", "phase", "budget", "deadline", "captures", "stats")
 
-    def __init__(self, tx: Transaction, state: EngineState, rule: str, phase: str, budget: int) -> None:
+    def __init__(
+        self, tx: Transaction, state: EngineState, rule: str, phase: str, budget: int, stats: RuleStats
+    ) -> None:
         self.tx = tx
         self.state = state
         self.rule = rule
         self.phase = phase
         self.budget = budget
+        self.stats = stats  # the rule's counters (state.rule_stats[rule]), found once per run
         self.deadline = 0.0  # set on the first clock check, so a rule without loops never reads the clock
         self.captures: tuple[str, ...] = ()
 
