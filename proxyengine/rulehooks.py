@@ -78,7 +78,9 @@ def new_transaction(client, ex) -> Transaction:
             _METHODS[ex.method] = method
     tx.method = method
     url = ex.url
-    if b"?" in url:
+    # PERFORMANCE-NOTES: not `b"?" in url`: bytes.__contains__ first tries the operand as an integer and
+    # formats a TypeError it then discards (~0.15 µs); find() does not.
+    if url.find(b"?") >= 0:
         path, _, query = _latin(url).partition("?")
         tx.path, tx.query = path, query
     else:
