@@ -67,10 +67,15 @@ class HttpTransaction(Transaction):
         return self.request_headers.get("Host")
 
 
+def _decoded(headers) -> Headers:
+    """A header list as rules see it (a function of its own: a generator in a cpdef function does not compile)."""
+    return Headers((_latin(n), _latin(v)) for n, v in headers)
+
+
 def new_transaction(client, ex) -> Transaction:
     tx = HttpTransaction(ex.head)
     if ex.headers_changed or ex.head is None:
-        tx.request_headers = Headers((_latin(n), _latin(v)) for n, v in ex.headers)
+        tx.request_headers = _decoded(ex.headers)
     method = _METHODS.get(ex.method)
     if method is None:
         method = _latin(ex.method)
@@ -78,7 +83,9 @@ def new_transaction(client, ex) -> Transaction:
             _METHODS[ex.method] = method
     tx.method = method
     url = ex.url
-    if b"?" in url:
+    # PERFORMANCE-NOTES: not `b"?" in url`: bytes.__contains__ first tries the operand as an integer and
+    # formats a TypeError it then discards (~0.15 µs); find() does not.
+    if url.find(b"?") >= 0:
         path, _, query = _latin(url).partition("?")
         tx.path, tx.query = path, query
     else:
@@ -196,7 +203,7 @@ def _run_request(client, ex) -> str | None:
     tx = ex.tx
     body_in = tx.request_body
     for rule in vs.request_rules:
-        rule.run(tx, state, phase="request")
+        rule.run(tx, state)  # phase="request", its default: a keyword argument costs compiled code a dict per call
         if tx.finished or tx.errors:
             break  # an aborted rule ends the request's rules: what it meant to do is unknown
     if _ended_by_rules(client, ex, tx, state, vs):

@@ -20,7 +20,7 @@ from . import nodes as n
 from .context import RuleError
 from .parser import parse
 from .runtime import HELPERS, REGISTRY, UNSUPPORTED_FAMILIES, Builtin
-from .runtime.core import INF, lookup
+from .runtime.core import ENDS_RULE, INF, lookup
 
 BINOP_HELPERS = {
     "+": "_add",
@@ -287,7 +287,29 @@ class Compiler:
             )
         else:
             code, _ = self.expr(expr)
-            self.emit(code, stmt)
+            ending = self.ends_rule(expr, code)
+            if ending is not None:
+                self.emit(ending, stmt)
+                self.emit("return", stmt)
+            else:
+                self.emit(code, stmt)
+
+    def ends_rule(self, call: n.Node, code: str) -> str | None:
+        """``code`` calling the variant of a library function that ends the rule without raising StopRule, when
+        ``call`` is such a function called in the rule's own body (a ``return`` there ends the rule; in a
+        subroutine it would not); None otherwise."""
+        if self.scope.is_sub or not isinstance(call, n.Call) or "." not in call.name:
+            return None
+        if call.name.partition(".")[0] in self.ns.imports:
+            return None
+        builtin = lookup(call.name)
+        variant = ENDS_RULE.get(builtin.name) if builtin is not None else None
+        pyname = _py_builtin_name(builtin.name) if variant is not None else ""
+        if variant is None or not code.startswith(pyname + "("):
+            return None
+        name = pyname + "__then_return"
+        self.globals[name] = variant
+        return name + code[len(pyname) :]
 
     def stmt_Print(self, stmt: n.Print) -> None:
         args = ", ".join(self.value(a) for a in stmt.args)

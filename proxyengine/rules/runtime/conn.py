@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..context import Headers, LocalResponse
-from .core import RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
+from .core import ENDS_RULE, RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
 from .http import finish
 from .strings import compile_regex
 
@@ -40,7 +40,7 @@ def connection_close(c: RunContext, data, read=0) -> int:
 @builtin("connection.discard", ctx=True)
 def connection_discard(c: RunContext) -> int:
     c.tx.discard = True
-    c.state.stats_for(c.rule).discards += 1
+    c.stats.discards += 1
     finish(c)
     return 1
 
@@ -261,7 +261,7 @@ def request_skip(c: RunContext, count) -> int:
 @builtin("request.sendResponse", ctx=True)
 def request_sendResponse(c: RunContext, data) -> int:
     c.tx.response = LocalResponse(0, "", Headers(), _bytes(data))
-    c.state.stats_for(c.rule).responds += 1
+    c.stats.responds += 1
     finish(c)
     return 1
 
@@ -414,7 +414,7 @@ def request_retry(c: RunContext) -> int:
         raise RuleRuntimeError("request.retry can only be used in a response rule")
     tx = c.tx
     tx.retry = {"pool": tx.pool, "node": tx.node} if tx.rule_vars.get("pool_chosen_in_response") else True
-    c.state.stats_for(c.rule).retries += 1
+    c.stats.retries += 1
     finish(c)
     return 1
 
@@ -541,8 +541,9 @@ def _pool_info(c: RunContext, pool: Any):
 
 
 def _choose(c: RunContext, pool: Any, host: Any, port: Any) -> None:
-    name = to_str(pool)
-    if c.state.pools and name not in c.state.pools:
+    name = pool if type(pool) is str else to_str(pool)  # a literal pool name, nearly always
+    pools = c.state.pools
+    if pools and name not in pools:
         raise RuleRuntimeError(f"pool '{name}' does not exist")
     tx = c.tx
     tx.pool = name
@@ -555,7 +556,7 @@ def _choose(c: RunContext, pool: Any, host: Any, port: Any) -> None:
         tx.node = None
     if c.phase == "response":
         tx.rule_vars["pool_chosen_in_response"] = True
-    c.state.stats_for(c.rule).pool_select += 1
+    c.stats.pool_select += 1
 
 
 @builtin("pool.use", ctx=True, pool_arg=True)
@@ -564,6 +565,18 @@ def pool_use(c: RunContext, pool, host="", port=None) -> int:
     c.tx.pool_used = True
     finish(c)
     return 1
+
+
+def pool_use_then_return(c: RunContext, pool, host="", port=None) -> int:
+    """pool.use as a statement in the rule's own body, which the compiler follows with ``return`` (ENDS_RULE)."""
+    _choose(c, pool, host, port)
+    tx = c.tx
+    tx.pool_used = True
+    tx.finished = True
+    return 1
+
+
+ENDS_RULE["pool.use"] = pool_use_then_return
 
 
 @builtin("pool.select", ctx=True, pool_arg=True)

@@ -616,7 +616,7 @@ def _header_lines(headers: Any) -> Headers:
 def send_local(c: RunContext, status: int, reason: str, headers: Headers, body: bytes) -> None:
     tx = c.tx
     tx.response = LocalResponse(status, reason, headers, body)
-    c.state.stats_for(c.rule).responds += 1
+    c.stats.responds += 1
     finish(c)
 
 
@@ -781,7 +781,7 @@ def http_stream_startResponse(c: RunContext, resp_code, content_type, content_le
     hdrs.set("Content-Type", to_str(content_type))
     c.tx.response = LocalResponse(status, REASONS.get(status, ""), hdrs, b"")
     c.tx.rule_vars["stream_length"] = to_int(content_length)
-    c.state.stats_for(c.rule).responds += 1
+    c.stats.responds += 1
     return 1
 
 

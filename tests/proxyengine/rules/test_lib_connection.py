@@ -23,6 +23,33 @@ def test_pool_use_ends_the_rule_and_further_rules():
     assert state.rule_stats["route"].pool_select == 1
 
 
+def test_pool_use_as_a_statement_returns_instead_of_raising_and_ends_the_rule_the_same():
+    """In the rule's own body pool.use compiles to a variant and a ``return`` (no StopRule); in a loop, a switch,
+    a subroutine or an expression it behaves as it always did: the rule ends there and the next statement never
+    runs."""
+    bodies = {
+        'if (1) { pool.use("web"); } log.info("never");': True,
+        'while (1) { Pool.Use("web"); } log.info("never");': True,
+        'switch (1) { case 1: pool.use("web"); } log.info("never");': True,
+        'sub go() { pool.use("web"); log.info("never"); } go(); log.info("never");': False,
+        '$x = pool.use("web"); log.info("never");': False,
+    }
+    for source, returns in bodies.items():
+        state = pools_state()
+        tx = make_tx()
+        rule = compile_rule("route", source)
+        assert ("__then_return(c, 'web')\n" in rule.python_source) is returns, rule.python_source
+        rule.run(tx, state)
+        assert tx.pool == "web" and tx.pool_used and tx.finished and tx.logs == [] and not tx.errors, source
+        assert state.rule_stats["route"].pool_select == 1
+    tx = make_tx()
+    compile_rule("r", 'pool.use("nope"); log.info("never");').run(tx, pools_state())
+    assert "pool 'nope' does not exist" in tx.errors[0].message and tx.pool is None and not tx.finished
+    tx = make_tx()
+    compile_rule("r", 'pool.use("web", "10.0.0.2", 80); log.info("never");').run(tx, pools_state())
+    assert tx.node == "10.0.0.2:80" and tx.finished and tx.logs == []
+
+
 def test_pool_select_with_a_node_continues():
     tx, _ = run('pool.select("web", "10.0.0.2", 80); log.info(connection.getPool());', state=pools_state())
     assert tx.pool == "web" and tx.node == "10.0.0.2:80" and not tx.finished
