@@ -22,12 +22,18 @@ cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES
 cdef dict NAME_SHAPES
 cdef Py_ssize_t LONGEST_FIELD
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, shapes=bytes)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
+               p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',
+               shapes='const unsigned char*')
 cpdef list scan_fields(bytes block, frozenset names, int status)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, method_end=Py_ssize_t, target_end=Py_ssize_t, major=int, dot=int,
-               minor=int)
+               minor=int, p='const unsigned char*', token='const unsigned char*',
+               target='const unsigned char*')
 cpdef tuple request_line(bytes line)
-@cython.locals(i=Py_ssize_t, minor=int, d1=int, d2=int, d3=int)
+@cython.locals(i=Py_ssize_t, minor=int, d1=int, d2=int, d3=int, p='const unsigned char*',
+               value='const unsigned char*')
 cpdef int status_line(bytes head, Py_ssize_t eol)
+@cython.locals(eol=Py_ssize_t, n=Py_ssize_t, p='const unsigned char*')
 cpdef RequestHead parse_request(bytes head, object limits=*)
+@cython.locals(eol=Py_ssize_t, n=Py_ssize_t, p='const unsigned char*')
 cpdef ResponseHead parse_response(bytes head, bytes request_method)

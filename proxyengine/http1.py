@@ -156,29 +156,36 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
     if not COMPILED:
         return scan_fields_re(block, names, status)
     n = len(block)
+    p = block  # compiled: a C pointer to the bytes (http1.pxd), so no bounds checks per byte
+    token, value = TOKEN_BYTES, VALUE_BYTES
     shapes = NAME_SHAPES[names]
     fields = []
     i = 0
     while True:
-        if i + 1 < n and block[i] == 13 and block[i + 1] == 10:  # the empty line: it must end the block
+        if i + 1 < n and p[i] == 13 and p[i + 1] == 10:  # the empty line: it must end the block
             if i + 2 != n:
                 raise HttpError(status, "malformed header field")
             return fields
         start = i
-        while i < n and TOKEN_BYTES[block[i]]:
+        while i < n and token[p[i]]:
             i += 1
-        if i == start or i >= n or block[i] != 58:  # a name, then a colon (no whitespace before it)
+        if i == start or i >= n or p[i] != 58:  # a name, then a colon (no whitespace before it)
             raise HttpError(status, "malformed header field")
         colon = i
         i += 1
-        while i < n and VALUE_BYTES[block[i]]:
+        while i < n and value[p[i]]:
             i += 1
-        if i + 1 >= n or block[i] != 13 or block[i + 1] != 10:  # a bare CR or LF, a control character, the end
+        if i + 1 >= n or p[i] != 13 or p[i + 1] != 10:  # a bare CR or LF, a control character, the end
             raise HttpError(status, "malformed header field")
-        if colon - start <= LONGEST_FIELD and shapes[(colon - start) * 256 + (block[start] | 0x20)]:
-            name = block[start:colon].lower()
+        if colon - start <= LONGEST_FIELD and shapes[(colon - start) * 256 + (p[start] | 0x20)]:
+            name = p[start:colon].lower()  # compiled: straight from the pointer (no slice object)
             if name in names:
-                fields.append((start, i + 2, name, block[colon + 1 : i].strip(b" \t")))
+                v, e = colon + 1, i  # the value without the whitespace around it
+                while v < e and (p[v] == 32 or p[v] == 9):
+                    v += 1
+                while e > v and (p[e - 1] == 32 or p[e - 1] == 9):
+                    e -= 1
+                fields.append((start, i + 2, name, p[v:e]))
         i += 2
 
 
@@ -239,23 +246,24 @@ def request_line(line: bytes) -> tuple[bytes, bytes, int, int] | None:
         m = REQUEST_LINE.fullmatch(line)
         return None if m is None else (m[1], m[2], m[3][0], m[4][0])
     n = len(line)
+    p, token, target = line, TOKEN_BYTES, TARGET_BYTES  # compiled: C pointers (http1.pxd)
     i = 0
-    while i < n and TOKEN_BYTES[line[i]]:
+    while i < n and token[p[i]]:
         i += 1
     method_end = i
-    if method_end == 0 or i >= n or line[i] != 32:
+    if method_end == 0 or i >= n or p[i] != 32:
         return None
     i += 1
-    while i < n and TARGET_BYTES[line[i]]:
+    while i < n and target[p[i]]:
         i += 1
     target_end = i
     # then exactly " HTTP/" digit "." digit
     if target_end == method_end + 1 or n - target_end != 9 or not line.endswith(b" HTTP/", 0, n - 3):
         return None
-    major, dot, minor = line[n - 3], line[n - 2], line[n - 1]
+    major, dot, minor = p[n - 3], p[n - 2], p[n - 1]
     if not (48 <= major <= 57 and dot == 46 and 48 <= minor <= 57):
         return None
-    return line[:method_end], line[method_end + 1 : target_end], major, minor
+    return p[:method_end], p[method_end + 1 : target_end], major, minor
 
 
 def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
@@ -264,7 +272,11 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     if not small and len(head) > limits.max_request_length:
         raise HttpError(431, "request header too large")
     eol = head.find(b"\r\n")
-    line = head[:eol]
+    if eol < 0:  # a head ends with CRLF CRLF: not this one
+        raise HttpError(400, "malformed request line")
+    n = len(head)
+    p = head  # compiled: a C pointer (http1.pxd); its slices below are within the head
+    line = p[:eol]
     if not small and eol > limits.max_url_length + 16:
         raise HttpError(414, "request line too long")
     m = request_line(line)
@@ -279,7 +291,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     if major != 49:  # "1"
         raise HttpError(505, "HTTP version not supported")
     r.method, r.version = method, "1.1" if minor != 48 else "1.0"
-    block = head[eol + 2 :]
+    block = p[eol + 2 : n]
     if not small:
         if len(target) > limits.max_url_length:
             raise HttpError(414, "request target too long")
@@ -395,15 +407,16 @@ def status_line(head: bytes, eol: int) -> int:
         return -1 if m is None else (1000 if m[1] == b"1" else 0) + int(m[2])
     if eol < 12 or not head.startswith(b"HTTP/1."):
         return -1
-    minor, d1, d2, d3 = head[7], head[9], head[10], head[11]
-    if not (48 <= minor <= 49 and head[8] == 32 and 49 <= d1 <= 57 and 48 <= d2 <= 57 and 48 <= d3 <= 57):
+    p, value = head, VALUE_BYTES  # compiled: C pointers (http1.pxd)
+    minor, d1, d2, d3 = p[7], p[9], p[10], p[11]
+    if not (48 <= minor <= 49 and p[8] == 32 and 49 <= d1 <= 57 and 48 <= d2 <= 57 and 48 <= d3 <= 57):
         return -1
     if eol > 12:
-        if head[12] != 32:
+        if p[12] != 32:
             return -1
         i = 13
         while i < eol:
-            if not VALUE_BYTES[head[i]]:
+            if not value[p[i]]:
                 return -1
             i += 1
     return (minor - 48) * 1000 + (d1 - 48) * 100 + (d2 - 48) * 10 + d3 - 48
@@ -415,12 +428,14 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
     version_status = status_line(head, eol)
     if version_status < 0:
         raise HttpError(502, "malformed status line")
-    block = head[eol + 2 :]
+    n = len(head)
+    p = head  # compiled: a C pointer (http1.pxd); eol is within the head (status_line checked it)
+    block = p[eol + 2 : n]
     r = ResponseHead()
     r.status = status = version_status % 1000
     minor = b"1" if version_status >= 1000 else b"0"
     if eol > 13:
-        r.reason = head[13:eol]
+        r.reason = p[13:eol]
     if minor != b"1":
         r.version = "1.0"
     r.block = block
