@@ -14,6 +14,7 @@ import time
 from collections import deque
 from functools import partial
 
+from . import rulehooks  # the module, not its functions: compiled, it imports this one first (rulehooks.pxd)
 from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
@@ -26,7 +27,6 @@ from .http1 import (
     parse_response,
 )
 from .pools import DISCARD_POOL, Node, Pool
-from .rulehooks import run_request_rules, run_response_rules
 
 IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
 HOP_BY_HOP = frozenset(
@@ -521,7 +521,7 @@ class HttpClientProtocol(ReadPauses):
             ex.close_after = True
         ex.pool = vs.pool
         if vs.request_rules:
-            action = run_request_rules(self, ex)
+            action = rulehooks.run_request_rules(self, ex)
             if action == "done":
                 return
         if ex.pool is None:
@@ -921,7 +921,7 @@ class HttpClientProtocol(ReadPauses):
         if ex.vs.response_rules or ex.persist is not None or not r.tokens <= KEEP_TOKENS:
             headers = conn.headers
             if ex.vs.response_rules:
-                headers = run_response_rules(self, ex, conn, headers)
+                headers = rulehooks.run_response_rules(self, ex, conn, headers)
                 if headers is None:
                     return
             if ex.persist is not None and ex.node is not None:
