@@ -89,7 +89,7 @@ def connection_tokens(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
 class Exchange:
     """One request on a client connection, and the state of proxying it."""
 
-    def __init__(self, client: HttpClientProtocol, head: RequestHead | None = None):
+    def __init__(self, client: HttpClientProtocol):
         # every field is set here, not as a class attribute: compiled (proxyengine/compile.py with http.pxd) they
         # are the fields of a C struct, which cost next to nothing to set
         self.method = b"GET"
@@ -142,20 +142,6 @@ class Exchange:
         self.sent: list[bytes] | None = []
         self.tried: set[str] = set()
         self.started = time.monotonic()
-        if head is not None:
-            self.head = head
-            self.method = head.method
-            self.url = head.target
-            self.version = head.version
-            self.keep_alive = head.keep_alive
-            if head.upgrade:
-                self.upgrade = True
-            if head.chunked:
-                self.chunked = True
-            else:
-                self.content_length = head.content_length
-            if head.expect_continue:
-                self.expect_continue = True
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -345,7 +331,21 @@ class HttpClientProtocol(ReadPauses):
             self._new_exchange(parse_request(head, self.limits))
 
     def _new_exchange(self, r: RequestHead) -> None:
-        ex = Exchange(self, r)
+        ex = Exchange(self)
+        # the head's fields copied here, where both are typed (compiled: C struct fields, not attribute lookups)
+        ex.head = r
+        ex.method = r.method
+        ex.url = r.target
+        ex.version = r.version
+        ex.keep_alive = r.keep_alive
+        if r.upgrade:
+            ex.upgrade = True
+        if r.chunked:
+            ex.chunked = True
+        else:
+            ex.content_length = r.content_length
+        if r.expect_continue:
+            ex.expect_continue = True
         if r.chunked or r.content_length:
             cfg = self.vs.cfg
             if cfg.max_body_length and r.content_length > cfg.max_body_length:
@@ -684,7 +684,7 @@ class HttpClientProtocol(ReadPauses):
     def _request_sent(self, ex: Exchange) -> None:
         ex.sent_at = time.monotonic()
         if ex.reply_timer is None and not ex.response_started:
-            reply_time = ex.pool.cfg.max_reply_time
+            reply_time = ex.pool.max_reply_time
             if ex.tx is not None and ex.tx.max_reply_time:
                 reply_time = ex.tx.max_reply_time
             # one lazily re-armed timer per client connection, not a call_later and cancel per request
@@ -799,8 +799,8 @@ class HttpClientProtocol(ReadPauses):
             parts.append(b"\r\n")
 
     def _node_keepalive(self, ex: Exchange) -> bool:
-        cfg = ex.pool.cfg
-        return cfg.keepalive and (ex.method in IDEMPOTENT or cfg.keepalive_non_idempotent)
+        pool = ex.pool
+        return pool.keepalive and (ex.method in IDEMPOTENT or pool.keepalive_non_idempotent)
 
     # -- failures -----------------------------------------------------------------------------------------------
 
@@ -840,7 +840,7 @@ class HttpClientProtocol(ReadPauses):
             conn.exchange = None
             conn.client = None
             if reusable and node is not None:
-                conn.to_idle(ex.pool.cfg.max_idle_connections_pernode)
+                conn.to_idle(ex.pool.max_idle_connections_pernode)
             else:
                 conn.close()
         if node is not None:

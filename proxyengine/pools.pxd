@@ -1,3 +1,5 @@
+cimport cython
+
 cdef class Node:
     cdef public object address, host, state, monitor_failed, idle, active
     cdef public Py_ssize_t port, weight, priority, connect_failures
@@ -13,7 +15,11 @@ cdef class Pool:
     cdef public object ssl_context
     cdef public Py_ssize_t total_conn, bytes_in, bytes_out, queue_timeouts, queued_total, session_migrated
     cdef public double max_queue_time, queue_time_sum
+    cdef public bint priority_enabled, keepalive, keepalive_non_idempotent
+    cdef public Py_ssize_t max_connections_per_node, max_idle_connections_pernode
+    cdef public double max_reply_time
 
+    @cython.locals(n=Node)
     cpdef list candidates(self, double now, exclude=*)
     cpdef tuple select(self, double now, exclude=*)
     cpdef release(self, Node node)

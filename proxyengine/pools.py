@@ -236,6 +236,13 @@ class Pool:
     def __init__(self, cfg: PoolConfig, rng: random.Random | None = None, old: Pool | None = None):
         self.cfg = cfg
         self.name = cfg.name
+        # what every request reads, copied from cfg (compiled: typed fields of the struct, not attribute lookups)
+        self.priority_enabled = cfg.priority_enabled
+        self.max_connections_per_node = cfg.max_connections_per_node
+        self.max_reply_time = cfg.max_reply_time
+        self.keepalive = cfg.keepalive
+        self.keepalive_non_idempotent = cfg.keepalive_non_idempotent
+        self.max_idle_connections_pernode = cfg.max_idle_connections_pernode
         self.nodes: list[Node] = []
         for entry in cfg.nodes:
             node = old.by_address.get(entry.address) if old is not None else None
@@ -296,10 +303,13 @@ class Pool:
     # -- selection (pure) -----------------------------------------------------------------------------------------
 
     def candidates(self, now: float, exclude: set[str] | frozenset = frozenset()) -> list[Node]:
-        # Node.alive inline: this runs for every request
-        nodes = [n for n in self.nodes if n.state == "active" and not n.monitor_failed and n.passive_failed_until <= now
-                 and (not exclude or n.address not in exclude)]  # fmt: skip
-        if self.cfg.priority_enabled and nodes:
+        # Node.alive inline: this runs for every request (a loop, not a comprehension: compiled, n is typed)
+        nodes = []
+        for n in self.nodes:
+            if n.state == "active" and not n.monitor_failed and n.passive_failed_until <= now and (
+                    not exclude or n.address not in exclude):  # fmt: skip
+                nodes.append(n)
+        if self.priority_enabled and nodes:
             nodes = priority_filter(nodes, self.cfg.priority_nodes)
         return nodes
 
@@ -308,7 +318,7 @@ class Pool:
         nodes = self.candidates(now, exclude)
         if not nodes:
             return None, "none"
-        limit = self.cfg.max_connections_per_node
+        limit = self.max_connections_per_node
         if limit:
             nodes = [n for n in nodes if n.current_conn < limit]
             if not nodes:
