@@ -25,6 +25,7 @@ from .events import AccessLog, EventLog
 from .http import HttpClientProtocol, sweep_idle
 from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
+from .settings import VsSettings
 from .pools import DISCARD_POOL, Pool
 from .rules import EngineState, PoolInfo, RuleCompileError, compile_rule
 from .stats import VsStats
@@ -71,6 +72,7 @@ class VirtualServer:
         self.access_log: AccessLog | None = None
         self.log_response_headers = False  # the access log prints a response header (%{X}o): exchanges keep them
         self.stats = VsStats()
+        self.settings = VsSettings(cfg)  # what the protocols read per request, typed
         self.retired = False
         self.running = False
         self.down_reason = ""

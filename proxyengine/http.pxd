@@ -4,11 +4,13 @@ from .counters cimport VsStats
 from .flow cimport ReadPauses
 from .http1 cimport RequestHead, ResponseHead, parse_request, parse_response
 from .pools cimport Node, Pool
+from .settings cimport VsSettings
 
 cdef class Exchange:
     cdef public object method, url, version, head, _headers, upgrade_tail, vs, conn, connect_task
     cdef public Pool pool
     cdef public Node node
+    cdef public VsSettings settings
     cdef public object persist, persist_key, tx, reply_timer, node_address, resp_headers, client, body_buf
     cdef public object sent, tried
     cdef public bint headers_changed, keep_alive, upgrade, chunked, expect_continue, complete, held
@@ -23,6 +25,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cdef public object forwarded_proto, exchanges, wbuf, nbuf, tunnel, idle_timer, idle_deadline, reply_handle
     cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer
     cdef public VsStats counters  # the virtual server's (vs.stats)
+    cdef public VsSettings settings  # the virtual server's (vs.settings)
     cdef public bint tls, timer_for_head, writing_paused, client_eof
     cdef public Py_ssize_t client_port, local_port, body_left
     cdef public double reply_when, reply_deadline, body_deadline

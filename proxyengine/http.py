@@ -138,6 +138,7 @@ class Exchange:
         self.resp_head_bytes = 0
         self.resp_headers = None  # kept only for an access log that prints %{X}o
         self.client = client
+        self.settings = None  # the virtual server's (settings.VsSettings), set by the client protocol
         self.body_buf: list[bytes] = []
         self.sent: list[bytes] | None = []
         self.tried: set[str] = set()
@@ -197,6 +198,7 @@ class HttpClientProtocol(ReadPauses):
         self.listener = listener
         self.vs = listener.vs
         self.counters = listener.vs.stats  # typed (counters.pxd): counted into without a lookup
+        self.settings = listener.vs.settings  # typed (settings.pxd): the configuration read per request
         self.tls = tls
         self.local_port = listener.port
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
@@ -231,8 +233,8 @@ class HttpClientProtocol(ReadPauses):
             transport.abort()
             return
         self.throttle = vs.throttle()
-        transport.set_write_buffer_limits(high=vs.cfg.max_server_buffer * 4)
-        self._set_idle_timer(vs.cfg.connect_timeout or vs.cfg.timeout, head=True)
+        transport.set_write_buffer_limits(high=self.settings.max_server_buffer * 4)
+        self._set_idle_timer(self.settings.connect_timeout or self.settings.timeout, head=True)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -261,7 +263,7 @@ class HttpClientProtocol(ReadPauses):
         if self.idle_timer is not None and not self.timer_for_head:
             self.idle_deadline = None  # not idle any more; the keep-alive timer stays armed
         if self.body_timer is not None:
-            self.body_deadline = self.loop.time() + self.vs.cfg.timeout  # lazily: the timer re-arms for the rest
+            self.body_deadline = self.loop.time() + self.settings.timeout  # lazily: the timer re-arms for the rest
         try:
             self._consume(data)
         except HttpError as e:
@@ -285,7 +287,7 @@ class HttpClientProtocol(ReadPauses):
                 if self.chunks is not None:
                     out: list = []
                     pos = self.chunks.feed(data, pos, out)
-                    limit = self.vs.cfg.max_body_length
+                    limit = self.settings.max_body_length
                     if limit and self.chunks.data_size > limit:
                         raise HttpError(413, "request body too large")
                     for piece in out:
@@ -317,7 +319,7 @@ class HttpClientProtocol(ReadPauses):
                     raise err
                 if self.buf and not self.timer_for_head:
                     self._cancel_idle_timer()
-                    self._set_idle_timer(self.vs.cfg.connect_timeout or self.vs.cfg.timeout, head=True)
+                    self._set_idle_timer(self.settings.connect_timeout or self.settings.timeout, head=True)
                 return
             self.buf = b""
             head = buf[: end + 4]
@@ -332,6 +334,7 @@ class HttpClientProtocol(ReadPauses):
 
     def _new_exchange(self, r: RequestHead) -> None:
         ex = Exchange(self)
+        ex.settings = self.settings  # (again in _start, which may find the virtual server reconfigured)
         # the head's fields copied here, where both are typed (compiled: C struct fields, not attribute lookups)
         ex.head = r
         ex.method = r.method
@@ -347,7 +350,7 @@ class HttpClientProtocol(ReadPauses):
         if r.expect_continue:
             ex.expect_continue = True
         if r.chunked or r.content_length:
-            cfg = self.vs.cfg
+            cfg = self.settings
             if cfg.max_body_length and r.content_length > cfg.max_body_length:
                 raise HttpError(413, "request body too large")
             self.cur = ex
@@ -491,7 +494,7 @@ class HttpClientProtocol(ReadPauses):
         elif not ex.dead:
             ex.body_buf.append(data)
             ex.body_buf_size += len(data)
-            if ex.body_buf_size > self.vs.cfg.max_client_buffer:
+            if ex.body_buf_size > self.settings.max_client_buffer:
                 if ex.held:  # too big to keep back: it streams from here on
                     ex.held = False
                     self.to_start = ex
@@ -506,7 +509,7 @@ class HttpClientProtocol(ReadPauses):
         max_client_buffer, as nginx buffers request bodies): a chunk error in a later read then refuses the
         request before any of it reached a node. A bigger body streams, and an error in it aborts the node
         connection, so the node never receives a complete request."""
-        if ex.chunked and not ex.complete and ex.body_buf_size <= self.vs.cfg.max_client_buffer:
+        if ex.chunked and not ex.complete and ex.body_buf_size <= self.settings.max_client_buffer:
             ex.held = True
             if ex.expect_continue:  # the client waits for this before sending the body it is held for
                 ex.expect_continue = False
@@ -516,7 +519,9 @@ class HttpClientProtocol(ReadPauses):
         if vs.retired and self.listener.vs is not vs:
             self.vs = vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured
             self.counters = vs.stats
+            self.settings = vs.settings
         ex.vs = vs
+        ex.settings = self.settings
         if self.listener.retired or vs.retired:
             ex.close_after = True
         ex.pool = vs.pool
@@ -725,7 +730,7 @@ class HttpClientProtocol(ReadPauses):
         r = ex.head
         if r is None or ex.headers_changed or not r.tokens <= KEEP_TOKENS:
             return self._request_head_rebuilt(ex)
-        vs = ex.vs.cfg
+        vs = ex.settings
         block = r.block
         parts = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
         xff = None
@@ -756,7 +761,7 @@ class HttpClientProtocol(ReadPauses):
         return b"".join(parts)
 
     def _request_head_rebuilt(self, ex: Exchange) -> bytes:
-        vs = ex.vs.cfg
+        vs = ex.settings
         drop = connection_tokens(ex.headers)
         drop.discard(b"close")
         drop.discard(b"keep-alive")
@@ -781,7 +786,7 @@ class HttpClientProtocol(ReadPauses):
 
     def _end_request_head(self, parts: list, ex: Exchange, xff: bytes | None, upgrade: bytes) -> None:
         """The lines the engine adds after the client's own (X-Forwarded-*, framing, Connection), and the end."""
-        vs = ex.vs.cfg
+        vs = ex.settings
         if vs.add_x_forwarded_for:
             ip = self.client_ip_bytes
             parts += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
@@ -906,7 +911,7 @@ class HttpClientProtocol(ReadPauses):
     # -- the response (called by HttpNodeProtocol) ----------------------------------------------------------
 
     def _client_keepalive(self, ex: Exchange) -> bool:
-        return ex.keep_alive and ex.vs.cfg.keepalive and not ex.close_after and not self.listener.retired
+        return ex.keep_alive and ex.settings.keepalive and not ex.close_after and not self.listener.retired
 
     def response_head(self, ex: Exchange, conn: HttpNodeProtocol) -> None:
         """Send the node's response head on: its raw block with the hop-by-hop lines cut, unless a rule or
@@ -1072,7 +1077,7 @@ class HttpClientProtocol(ReadPauses):
             nxt = self.exchanges[0]
             self.loop.call_soon(self._start_next, nxt)
         elif self.cur is None:
-            keep = vs.cfg.keepalive_timeout
+            keep = ex.settings.keepalive_timeout
             if keep and self.idle_timer is not None and not self.timer_for_head:  # armed: re-arms for the rest
                 self.idle_deadline = self.loop.time() + keep
             else:

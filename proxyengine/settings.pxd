@@ -1,0 +1,4 @@
+cdef class VsSettings:
+    cdef public bint keepalive, add_x_forwarded_for, add_x_forwarded_proto, add_cluster_ip, strip_x_forwarded_proto
+    cdef public Py_ssize_t keepalive_timeout, timeout, connect_timeout, max_client_buffer, max_server_buffer
+    cdef public Py_ssize_t max_body_length
