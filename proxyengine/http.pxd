@@ -62,8 +62,14 @@ cdef class HttpNodeProtocol(ReadPauses):
     cdef public Py_ssize_t status, body_left
     cdef public double idle_since
 
+    @cython.locals(hc=HttpClientProtocol)
     cpdef _consume(self, bytes data)
+    @cython.locals(hc=HttpClientProtocol)
     cpdef _complete(self, client, Exchange ex, bint keepalive)
+    @cython.locals(hc=HttpClientProtocol)
+    cpdef _body_to(self, client, Exchange ex, piece)
+    @cython.locals(hc=HttpClientProtocol)
+    cpdef _flush_client(self, client)
     cpdef reused(self)
     cpdef to_idle(self, Py_ssize_t max_idle)
     cpdef close(self)

@@ -1178,7 +1178,14 @@ class HttpNodeProtocol(ReadPauses):
             self._consume(data)
         except HttpError as e:
             self._bad_response(client, str(e))
-        client._flush()
+        self._flush_client(client)
+
+    def _flush_client(self, client) -> None:
+        if type(client) is HttpClientProtocol:
+            hc = client  # compiled: a C call
+            hc._flush()
+        else:
+            client._flush()
 
     def _consume(self, data: bytes) -> None:
         pos, n = 0, len(data)
@@ -1208,7 +1215,11 @@ class HttpNodeProtocol(ReadPauses):
                     self.chunks = ChunkedReader(4096, 502)
                 else:
                     self.body_left = r.content_length
-                client.response_head(ex, self)
+                if type(client) is HttpClientProtocol:  # compiled: hc is typed, a C call (not a method lookup)
+                    hc = client
+                    hc.response_head(ex, self)
+                else:  # a response rule's stand-in
+                    client.response_head(ex, self)
                 if self.exchange is not ex:
                     return  # a rule replaced the response or retried the request
                 if self.chunks is not None and not isinstance(self.client, HttpClientProtocol):
@@ -1228,26 +1239,38 @@ class HttpNodeProtocol(ReadPauses):
                 out: list = []
                 pos = self.chunks.feed(data, pos, out)
                 for piece in out:
-                    client.response_body(ex, piece)
+                    self._body_to(client, ex, piece)
                 if self.chunks.done:
                     self._complete(client, ex, self.resp.keep_alive and pos == n)
             elif self.body_left:
                 take = min(self.body_left, n - pos)
                 # a slice of a read that also held the head: copied when small, a view when large
-                client.response_body(ex, data if take == n else data[pos : pos + take] if take < 16384 else
+                self._body_to(client, ex, data if take == n else data[pos : pos + take] if take < 16384 else
                                      memoryview(data)[pos : pos + take])
                 pos += take
                 self.body_left -= take
                 if not self.body_left:
                     self._complete(client, ex, self.resp.keep_alive and pos == n)
             else:  # the body ends when the node closes
-                client.response_body(ex, data[pos:] if pos else data)
+                self._body_to(client, ex, data[pos:] if pos else data)
                 return
 
-    def _complete(self, client: HttpClientProtocol, ex: Exchange, keepalive: bool) -> None:
+    def _body_to(self, client, ex: Exchange, piece) -> None:
+        """Response body bytes to whoever reads them: the client protocol (compiled: a C call) or a rule's stand-in."""
+        if type(client) is HttpClientProtocol:
+            hc = client
+            hc.response_body(ex, piece)
+        else:
+            client.response_body(ex, piece)
+
+    def _complete(self, client, ex: Exchange, keepalive: bool) -> None:
         self.resp = None
         self.chunks = None
-        client.response_complete(ex, keepalive)
+        if type(client) is HttpClientProtocol:
+            hc = client
+            hc.response_complete(ex, keepalive)
+        else:
+            client.response_complete(ex, keepalive)
 
     def eof_received(self):
         if self.tunnel is not None:

@@ -2,7 +2,7 @@
 # functions, and read the client protocol and the exchange as C structs; the rest is compiled untyped.
 from .http cimport Exchange, HttpClientProtocol
 
-cpdef _latin(b)
+cpdef str _latin(bytes b)
 cpdef new_transaction(HttpClientProtocol client, Exchange ex)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
