@@ -25,9 +25,9 @@ from .events import AccessLog, EventLog
 from .http import HttpClientProtocol, sweep_idle
 from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
-from .settings import VsSettings
 from .pools import DISCARD_POOL, Pool
 from .rules import EngineState, PoolInfo, RuleCompileError, compile_rule
+from .settings import VsSettings
 from .stats import VsStats
 from .tcp import TcpClientProtocol, UdpListenerProtocol
 from .tls import client_context, server_context
