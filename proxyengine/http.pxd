@@ -23,7 +23,7 @@ cdef class Exchange:
 cdef class HttpClientProtocol(ReadPauses):
     cdef public object engine, loop, listener, vs, limits, client_ip, _local_ip, client_ip_bytes
     cdef public object forwarded_proto, exchanges, wbuf, nbuf, tunnel, idle_timer, idle_deadline, reply_handle
-    cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer
+    cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer, rule_side
     cdef public VsStats counters  # the virtual server's (vs.stats)
     cdef public VsSettings settings  # the virtual server's (vs.settings)
     cdef public bint tls, timer_for_head, writing_paused, client_eof

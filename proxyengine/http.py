@@ -206,6 +206,7 @@ class HttpClientProtocol(ReadPauses):
         self.wbuf: list[bytes] = []  # to the client, flushed once per event
         self.nbuf: list[bytes] = []  # to the active exchange's node, flushed once per event
         self.connection_data: dict = {}
+        self.rule_side = None  # rulehooks.ClientSide: what this connection's rule transactions share
 
     @property
     def local_ip(self) -> str:

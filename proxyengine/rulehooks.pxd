@@ -1,8 +1,16 @@
 # The functions a request's rules run goes through are cpdef, so they call one another in C rather than as Python
 # functions, and read the client protocol and the exchange as C structs; the rest is compiled untyped.
+cimport cython
+
 from .http cimport Exchange, HttpClientProtocol
 
+cdef class ClientSide:
+    cdef public object vs, transport, remote_ip, connection_data
+    cdef public str vs_name
+    cdef public Py_ssize_t remote_port, local_port
+
 cpdef str _latin(bytes b)
+@cython.locals(side=ClientSide)
 cpdef new_transaction(HttpClientProtocol client, Exchange ex)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1

@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})  # a Transaction's settings and rule_vars until a rule sets one
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,19 +187,56 @@ class Transaction:
 
     _request_headers: Headers | None = None  # made on first read (see request_headers)
 
+    # What rules add to as they run, made on the first addition (add_error, add_log, ...): a request whose rules add
+    # nothing (nearly all) makes none of them. Empty and immutable until then, so the engine reads them as they are.
+    errors: list[RuleError] | tuple = ()  # one per aborted rule: rule name, line, column, message
+    logs: list[tuple[str, str, str]] | tuple = ()  # (level "info"|"warn"|"error", rule, message)
+    avoid_nodes: list[str] | tuple = ()  # request.avoidNode, for the retry
+    # http.setResponseHeader / addResponseHeader / setResponseCookie called in a request rule:
+    # ("set"|"add"|"remove"|"remove_cookie", name, value) applied in order to the response by apply_pending_response_headers
+    pending_response_headers: list[tuple[str, str, str]] | tuple = ()
+    # other knobs rules set that the engine may honour: "max_connection_attempts", "tos",
+    # "virtual_server_timeout", "max_transaction_duration", "request_ends_at", "cache_key", ... (set_setting)
+    settings: Mapping[str, Any] = EMPTY
+    rule_vars: Mapping[str, Any] = EMPTY  # scratch state the library keeps per transaction (set_var)
+
     def __init__(self) -> None:
         self.connection_data: dict[str, Any] = {}  # connection.data.*: the engine shares one per connection
         self.start_time: float = time.time()
-        self.avoid_nodes: list[str] = []  # request.avoidNode, for the retry
-        # http.setResponseHeader / addResponseHeader / setResponseCookie called in a request rule:
-        # ("set"|"add"|"remove"|"remove_cookie", name, value) applied in order to the response by apply_pending_response_headers
-        self.pending_response_headers: list[tuple[str, str, str]] = []
-        self.logs: list[tuple[str, str, str]] = []  # (level "info"|"warn"|"error", rule, message)
-        self.errors: list[RuleError] = []  # one per aborted rule: rule name, line, column, message
-        self.rule_vars: dict[str, Any] = {}  # scratch state the library keeps per transaction
-        # other knobs rules set that the engine may honour: "max_connection_attempts", "tos",
-        # "virtual_server_timeout", "max_transaction_duration", "request_ends_at", "cache_key", ...
-        self.settings: dict[str, Any] = {}
+
+    def add_error(self, error: RuleError) -> None:
+        if type(self.errors) is tuple:
+            self.errors = []
+        self.errors.append(error)
+
+    def add_log(self, level: str, rule: str, message: str) -> None:
+        if type(self.logs) is tuple:
+            self.logs = []
+        self.logs.append((level, rule, message))
+
+    def avoid_node(self, node: str) -> None:
+        if type(self.avoid_nodes) is tuple:
+            self.avoid_nodes = []
+        self.avoid_nodes.append(node)
+
+    def add_pending_response_header(self, op: str, name: str, value: str) -> None:
+        if type(self.pending_response_headers) is tuple:
+            self.pending_response_headers = []
+        self.pending_response_headers.append((op, name, value))
+
+    def set_setting(self, key: str, value: Any) -> None:
+        if self.settings is EMPTY:
+            self.settings = {}
+        self.settings[key] = value
+
+    def set_var(self, key: str, value: Any) -> None:
+        if self.rule_vars is EMPTY:
+            self.rule_vars = {}
+        self.rule_vars[key] = value
+
+    def clear_notes(self) -> None:
+        """Forget the errors and log lines the engine has logged (a response's rules add their own)."""
+        self.errors = self.logs = ()
 
     @property
     def request_headers(self) -> Headers:

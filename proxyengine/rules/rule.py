@@ -104,7 +104,7 @@ class CompiledRule:
     def _abort(self, tx: Transaction, stats: Any, exc: BaseException, message: str) -> None:
         stats.aborts += 1
         line, col = self._position(exc.__traceback__)
-        tx.errors.append(RuleError(self.name, line, col, message))
+        tx.add_error(RuleError(self.name, line, col, message))
 
     def _position(self, tb: types.TracebackType | None) -> tuple[int, int]:
         filename = self._compiled.filename

@@ -12,7 +12,7 @@ UNSUPPORTED_FAMILIES = frozenset(
 
 
 def _print(c: RunContext, *args) -> None:
-    c.tx.logs.append(("info", c.rule, "".join(core.to_str(a) for a in args)))
+    c.tx.add_log("info", c.rule, "".join(core.to_str(a) for a in args))
 
 
 HELPERS = {

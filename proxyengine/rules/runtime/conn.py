@@ -188,27 +188,27 @@ def connection_data_set(c: RunContext, key, value) -> int:
 
 @builtin("request.avoidNode", ctx=True)
 def request_avoidNode(c: RunContext, node) -> int:
-    c.tx.avoid_nodes.append(to_str(node))
+    c.tx.avoid_node(to_str(node))
     return 1
 
 
 @builtin("request.endsAt", ctx=True)
 def request_endsAt(c: RunContext, offset) -> int:
-    c.tx.settings["request_ends_at"] = to_int(offset)
+    c.tx.set_setting("request_ends_at", to_int(offset))
     return 1
 
 
 @builtin("request.endsWith", ctx=True)
 def request_endsWith(c: RunContext, regex) -> int:
     compile_regex(to_str(regex))
-    c.tx.settings["request_ends_with"] = to_str(regex)
+    c.tx.set_setting("request_ends_with", to_str(regex))
     return 1
 
 
 def _wants_more(c: RunContext) -> None:
     # On a generic virtual server vTM's read waits for the data; the engine runs the rules again when it comes.
     if c.tx.protocol == "generic":
-        c.tx.rule_vars["needs_more_data"] = True
+        c.tx.set_var("needs_more_data", True)
 
 
 @builtin("request.get", ctx=True)
@@ -298,7 +298,7 @@ def request_getToS(c: RunContext) -> int:
 
 @builtin("request.setToS", ctx=True)
 def request_setToS(c: RunContext, tos) -> int:
-    c.tx.settings["tos"] = to_int(tos) & 0xFF
+    c.tx.set_setting("tos", to_int(tos) & 0xFF)
     return 1
 
 
@@ -361,19 +361,19 @@ def request_getMaxTransactionDuration(c: RunContext) -> int:
 
 @builtin("request.setMaxTransactionDuration", ctx=True)
 def request_setMaxTransactionDuration(c: RunContext, value) -> int:
-    c.tx.settings["max_transaction_duration"] = max(to_int(value), 0)
+    c.tx.set_setting("max_transaction_duration", max(to_int(value), 0))
     return 1
 
 
 @builtin("request.setMaxConnectionAttempts", ctx=True)
 def request_setMaxConnectionAttempts(c: RunContext, value) -> int:
-    c.tx.settings["max_connection_attempts"] = max(to_int(value), 0)
+    c.tx.set_setting("max_connection_attempts", max(to_int(value), 0))
     return 1
 
 
 @builtin("request.setMaxTimedOutConnectionAttempts", ctx=True)
 def request_setMaxTimedOutConnectionAttempts(c: RunContext, value) -> int:
-    c.tx.settings["max_timed_out_connection_attempts"] = max(to_int(value), 0)
+    c.tx.set_setting("max_timed_out_connection_attempts", max(to_int(value), 0))
     return 1
 
 
@@ -385,7 +385,7 @@ def request_setMaxReplyTime(c: RunContext, seconds) -> int:
 
 @builtin("request.setVirtualServerTimeout", ctx=True)
 def request_setVirtualServerTimeout(c: RunContext, seconds) -> int:
-    c.tx.settings["virtual_server_timeout"] = float(to_num(seconds))
+    c.tx.set_setting("virtual_server_timeout", float(to_num(seconds)))
     return 1
 
 
@@ -457,7 +457,7 @@ def response_append(c: RunContext, data) -> int:
 
 @builtin("response.flush", ctx=True)
 def response_flush(c: RunContext, count=0) -> int:
-    c.tx.settings["response_flush"] = to_int(count)
+    c.tx.set_setting("response_flush", to_int(count))
     return 1
 
 
@@ -488,7 +488,7 @@ def response_setDSCP(c: RunContext, dscp) -> int:
     v = to_int(dscp)
     if not 0 <= v <= 63:
         raise RuleRuntimeError(f"DSCP must be 0 to 63, got {v}")
-    c.tx.settings["response_dscp"] = v
+    c.tx.set_setting("response_dscp", v)
     return 1
 
 
@@ -499,7 +499,7 @@ def response_getToS(c: RunContext) -> int:
 
 @builtin("response.setToS", ctx=True)
 def response_setToS(c: RunContext, tos) -> int:
-    c.tx.settings["response_tos"] = to_int(tos) & 0xFF
+    c.tx.set_setting("response_tos", to_int(tos) & 0xFF)
     return 1
 
 
@@ -555,7 +555,7 @@ def _choose(c: RunContext, pool: Any, host: Any, port: Any) -> None:
     elif tx.node is not None:
         tx.node = None
     if c.phase == "response":
-        tx.rule_vars["pool_chosen_in_response"] = True
+        tx.set_var("pool_chosen_in_response", True)
     c.stats.pool_select += 1
 
 

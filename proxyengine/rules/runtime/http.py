@@ -363,7 +363,7 @@ def _response_header_op(c: RunContext, op: str, name: str, value: str) -> None:
         if tx.response is not None:
             headers = tx.response.headers
         else:
-            tx.pending_response_headers.append((op, name, value))
+            tx.add_pending_response_header(op, name, value)
             return
     else:
         headers = tx.response_headers
@@ -699,7 +699,7 @@ def http_cache_respondIfCached(c: RunContext, poolname="") -> int:
 
 @builtin("http.cache.setkey", ctx=True)
 def http_cache_setkey(c: RunContext, key) -> int:
-    c.tx.settings["cache_key"] = to_str(key)
+    c.tx.set_setting("cache_key", to_str(key))
     return 1
 
 
@@ -780,7 +780,7 @@ def http_stream_startResponse(c: RunContext, resp_code, content_type, content_le
     hdrs = _header_lines(headers)
     hdrs.set("Content-Type", to_str(content_type))
     c.tx.response = LocalResponse(status, REASONS.get(status, ""), hdrs, b"")
-    c.tx.rule_vars["stream_length"] = to_int(content_length)
+    c.tx.set_var("stream_length", to_int(content_length))
     c.stats.responds += 1
     return 1
 
@@ -819,7 +819,7 @@ def http_stream_readResponse(c: RunContext, count, delimiter="") -> str:
         found = body.find(delim, pos)
         if found >= 0:
             end = min(end, found + len(delim))
-    c.tx.rule_vars["stream_pos"] = end
+    c.tx.set_var("stream_pos", end)
     return body[pos:end]
 
 

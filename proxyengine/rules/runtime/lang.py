@@ -106,7 +106,7 @@ def lang_assert(c: RunContext, condition, message) -> int:
 
 @builtin("lang.warn", ctx=True)
 def lang_warn(c: RunContext, message) -> int:
-    c.tx.logs.append(("warn", c.rule, to_str(message)))
+    c.tx.add_log("warn", c.rule, to_str(message))
     return 1
 
 

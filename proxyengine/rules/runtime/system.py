@@ -13,7 +13,7 @@ from .core import RuleRuntimeError, RunContext, StopRule, builtin, to_num, to_st
 
 
 def _log(c: RunContext, level: str, message: Any) -> int:
-    c.tx.logs.append((level, c.rule, to_str(message)))
+    c.tx.add_log(level, c.rule, to_str(message))
     return 1
 
 

@@ -19,7 +19,7 @@ def test_pool_use_ends_the_rule_and_further_rules():
     state = pools_state()
     tx = make_tx()
     compile_rule("route", 'pool.use("web"); log.info("never");').run(tx, state)
-    assert tx.pool == "web" and tx.node is None and tx.pool_used and tx.finished and tx.logs == []
+    assert tx.pool == "web" and tx.node is None and tx.pool_used and tx.finished and not tx.logs
     assert state.rule_stats["route"].pool_select == 1
 
 
@@ -40,14 +40,14 @@ def test_pool_use_as_a_statement_returns_instead_of_raising_and_ends_the_rule_th
         rule = compile_rule("route", source)
         assert ("__then_return(c, 'web')\n" in rule.python_source) is returns, rule.python_source
         rule.run(tx, state)
-        assert tx.pool == "web" and tx.pool_used and tx.finished and tx.logs == [] and not tx.errors, source
+        assert tx.pool == "web" and tx.pool_used and tx.finished and not tx.logs and not tx.errors, source
         assert state.rule_stats["route"].pool_select == 1
     tx = make_tx()
     compile_rule("r", 'pool.use("nope"); log.info("never");').run(tx, pools_state())
     assert "pool 'nope' does not exist" in tx.errors[0].message and tx.pool is None and not tx.finished
     tx = make_tx()
     compile_rule("r", 'pool.use("web", "10.0.0.2", 80); log.info("never");').run(tx, pools_state())
-    assert tx.node == "10.0.0.2:80" and tx.finished and tx.logs == []
+    assert tx.node == "10.0.0.2:80" and tx.finished and not tx.logs
 
 
 def test_pool_select_with_a_node_continues():

@@ -137,7 +137,7 @@ def test_send_response_ends_the_rule_and_all_rules():
     ).run(tx, state)
     assert tx.response.status == 503 and tx.response.reason == "Down" and tx.response.body == b"later"
     assert tx.response.headers.get("Retry-After") == "60" and tx.response.headers.get("Content-Type") == "text/plain"
-    assert tx.finished and tx.logs == []
+    assert tx.finished and not tx.logs
     assert state.rule_stats["maint"].responds == 1
 
 
@@ -223,7 +223,7 @@ def test_stream_response_from_a_rule():
         'http.stream.startResponse(200, "text/plain"); http.stream.writeResponse("a"); '
         'http.stream.finishResponse("b"); log.info("not reached");'
     )
-    assert tx.response.body == b"ab" and tx.response.headers.get("Content-Length") == "2" and tx.logs == []
+    assert tx.response.body == b"ab" and tx.response.headers.get("Content-Length") == "2" and not tx.logs
 
 
 def test_stream_read_response_and_continue():
