@@ -300,6 +300,7 @@ class Engine:
         self.license_bucket = (shared_bucket(os.path.dirname(cfg.node.control_socket) or ".", "license",
                                              cfg.bandwidth_limit_kbps) if cfg.bandwidth_limit_kbps else None)
         self.rule_state.hostname = cfg.node.name
+        self.rule_state.rate_classes = cfg.rate_classes
         self._update_rule_pools()
         for w in warnings:
             self.events.log("warn", "config", w)

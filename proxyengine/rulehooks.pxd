@@ -15,4 +15,5 @@ cpdef new_transaction(HttpClientProtocol client, Exchange ex)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
 cpdef bint _apply_routing(engine, tx, target) except -1
+cpdef _use_pool(engine, tx, target)
 cpdef _run_request(HttpClientProtocol client, Exchange ex)

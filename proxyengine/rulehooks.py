@@ -229,14 +229,18 @@ def _ended_by_rules(client, ex, tx: Transaction, state, vs) -> bool:
     return False
 
 
+def _use_pool(engine, tx: Transaction, target) -> None:
+    """pool.use / pool.select: the pool (and with a host and port, only that node of it) onto ``target``."""
+    pool = target.pool = engine.pools.get(tx.pool)
+    if pool is not None and tx.node:  # pool.use(pool, host, port): only that node
+        target.tried = {n.address for n in pool.nodes if n.address != tx.node}
+
+
 def _apply_routing(engine, tx: Transaction, target) -> bool:
     """pool.use / pool.select, request.avoidNode and the persistence the rules chose, onto ``target`` (an HTTP
     exchange or a generic connection: both have pool, tried and persist); True when they chose the persistence."""
     if tx.pool:
-        target.pool = engine.pools.get(tx.pool)
-        if target.pool is not None and tx.node:
-            # pool.use(pool, host, port): only that node
-            target.tried = {n.address for n in target.pool.nodes if n.address != tx.node}
+        _use_pool(engine, tx, target)
     if tx.avoid_nodes:
         target.tried.update(tx.avoid_nodes)
     if tx.persistence_class is not None:
@@ -251,15 +255,17 @@ def _apply_routing(engine, tx: Transaction, target) -> bool:
 def _run_request(client, ex) -> str | None:
     engine = client.engine
     state = engine.rule_state
-    if engine.config is not None and state.rate_classes is not engine.config.rate_classes:
-        state.rate_classes = _rate_limits(engine)
     vs = ex.vs
     tx = ex.tx
     body_in = tx.request_body
     for rule in vs.request_rules:
         rule.run(tx, state)  # phase="request", its default: a keyword argument costs compiled code a dict per call
-        if tx.finished or tx.errors:
-            break  # an aborted rule ends the request's rules: what it meant to do is unknown
+        if tx.finished:
+            break  # pool.use, or an aborted rule (what it meant to do is unknown): no further rules
+    if not tx.effects:  # the rules chose a pool (or nothing): no other field to read
+        if tx.pool:
+            _use_pool(engine, tx, ex)
+        return None
     if _ended_by_rules(client, ex, tx, state, vs):
         return "done"
     if tx.response is not None:
@@ -353,11 +359,6 @@ def _after_rate(client, ex) -> None:
 
 
 # -- rate classes (rate.use): a FIFO queue per class and context key, released as the class allows -------------
-
-def _rate_limits(engine) -> dict[str, tuple[int, int]]:
-    """The configuration's rate classes (name -> (per second, per minute))."""
-    return engine.config.rate_classes if engine.config is not None else {}
-
 
 class _RateQueue:
     """Requests waiting for their rate class, oldest first, and the timer that lets the next ones go."""
@@ -667,8 +668,6 @@ def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
     """
     engine = client.engine
     state = engine.rule_state
-    if engine.config is not None:
-        state.rate_classes = _rate_limits(engine)
     vs = client.vs
     tx = new_generic_transaction(client, data)
     for rule in vs.request_rules:

@@ -132,6 +132,31 @@ class LocalResponse:
     body: bytes
 
 
+class Effect:
+    """A Transaction field the engine must act on when a rule sets it (connection.discard, http.sendResponse,
+    rate.use, ...): setting it also sets the transaction's ``effects``, so after the rules the engine reads these
+    fields only when some rule set one (nearly no request: the routing rules only choose a pool). The value is kept
+    under the field's name with a "_" before it; reading it costs a call, which only the engine's slow path and
+    the library functions of these effects pay."""
+
+    __slots__ = ("private", "default")
+
+    def __init__(self, default: Any) -> None:
+        self.private = ""
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.private = "_" + name
+        setattr(owner, self.private, self.default)  # what an instance that never set it reads
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.private)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.private, value)
+        obj.effects = True
+
+
 class Transaction:
     """One request (and its response) as rules see it. The engine fills it and reads the effects back.
 
@@ -162,16 +187,16 @@ class Transaction:
     pool: str | None = None  # pool.use / pool.select
     node: str | None = None  # "host:port" with pool.use(pool, host, port), else None
     pool_used: bool = False  # True after pool.use (no further rules run)
-    persistence_key: str | None = None  # connection.setPersistenceKey
-    persistence_class: str | None = None  # connection.setPersistence (named class), "" = none
+    persistence_key: str | None = Effect(None)  # connection.setPersistenceKey
+    persistence_class: str | None = Effect(None)  # connection.setPersistence (named class), "" = none
     persistence_node: str | None = None  # connection.setPersistenceNode ("host:port")
-    response: LocalResponse | None = None  # send this instead of proxying
-    discard: bool = False  # connection.discard: drop the connection, no response
-    close_after: bool = False  # connection.close: close after this response
+    response: LocalResponse | None = Effect(None)  # send this instead of proxying
+    discard: bool = Effect(False)  # connection.discard: drop the connection, no response
+    close_after: bool = Effect(False)  # connection.close: close after this response
     retry: bool | dict[str, str | None] | None = None  # request.retry (response rules)
-    request_changed: bool = False  # a rule rewrote method/path/query/headers/body
+    request_changed: bool = Effect(False)  # a rule rewrote method/path/query/headers/body
     response_changed: bool = False  # a rule rewrote status/headers/body of the response
-    rate_class: str | None = None  # rate.use: the engine queues the request in this class
+    rate_class: str | None = Effect(None)  # rate.use: the engine queues the request in this class
     rate_key: str = ""  # rate.use's optional context (a key within the class)
     bandwidth_class: str | None = None
     service_level_class: str | None = None
@@ -182,8 +207,9 @@ class Transaction:
     log_enabled: bool = True
     recentconns: bool | None = None  # recentconns.include/exclude
     dscp: int | None = None
-    finished: bool = False  # stop running further rules for this request
-    delay: float = 0.0  # connection.sleep: seconds the engine waits before going on
+    finished: bool = False  # stop running further rules for this request (pool.use, an aborted rule, ...)
+    effects: bool = False  # a rule set an Effect field, added an error, a log line, a setting, ... (see Effect)
+    delay: float = Effect(0.0)  # connection.sleep: seconds the engine waits before going on
 
     _request_headers: Headers | None = None  # made on first read (see request_headers)
 
@@ -208,26 +234,31 @@ class Transaction:
         if type(self.errors) is tuple:
             self.errors = []
         self.errors.append(error)
+        self.finished = self.effects = True  # an aborted rule ends the request's rules
 
     def add_log(self, level: str, rule: str, message: str) -> None:
         if type(self.logs) is tuple:
             self.logs = []
         self.logs.append((level, rule, message))
+        self.effects = True
 
     def avoid_node(self, node: str) -> None:
         if type(self.avoid_nodes) is tuple:
             self.avoid_nodes = []
         self.avoid_nodes.append(node)
+        self.effects = True
 
     def add_pending_response_header(self, op: str, name: str, value: str) -> None:
         if type(self.pending_response_headers) is tuple:
             self.pending_response_headers = []
         self.pending_response_headers.append((op, name, value))
+        self.effects = True
 
     def set_setting(self, key: str, value: Any) -> None:
         if self.settings is EMPTY:
             self.settings = {}
         self.settings[key] = value
+        self.effects = True
 
     def set_var(self, key: str, value: Any) -> None:
         if self.rule_vars is EMPTY:

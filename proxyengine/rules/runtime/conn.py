@@ -552,8 +552,8 @@ def _choose(c: RunContext, pool: Any, host: Any, port: Any) -> None:
         if port is None:
             raise RuleRuntimeError("a node needs both a host and a port")
         tx.node = f"[{h}]:{to_int(port)}" if ":" in h else f"{h}:{to_int(port)}"
-    elif tx.node is not None:
-        tx.node = None
+    else:
+        tx.node = None  # (a store costs less than reading the class's default first)
     if c.phase == "response":
         tx.set_var("pool_chosen_in_response", True)
     c.stats.pool_select += 1

@@ -57,6 +57,7 @@ def event_emit(c: RunContext, name, message) -> int:
     if not event:
         raise RuleRuntimeError("event.emit needs an event name")
     c.state.events.append((event, to_str(message)))
+    c.tx.effects = True  # the engine logs the events after the rules
     return 1
 
 

@@ -44,7 +44,9 @@ def test_pool_use_as_a_statement_returns_instead_of_raising_and_ends_the_rule_th
         assert state.rule_stats["route"].pool_select == 1
     tx = make_tx()
     compile_rule("r", 'pool.use("nope"); log.info("never");').run(tx, pools_state())
-    assert "pool 'nope' does not exist" in tx.errors[0].message and tx.pool is None and not tx.finished
+    # an aborted rule ends the request's rules too (finished), without choosing the pool
+    assert "pool 'nope' does not exist" in tx.errors[0].message and tx.pool is None and not tx.pool_used
+    assert tx.finished
     tx = make_tx()
     compile_rule("r", 'pool.use("web", "10.0.0.2", 80); log.info("never");').run(tx, pools_state())
     assert tx.node == "10.0.0.2:80" and tx.finished and not tx.logs
