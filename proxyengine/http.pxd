@@ -2,7 +2,7 @@ cimport cython
 
 from .counters cimport VsStats
 from .flow cimport ReadPauses
-from .http1 cimport RequestHead, ResponseHead, parse_request, parse_response
+from .http1 cimport RequestHead, ResponseHead, head_end, parse_request, parse_response
 from .pools cimport Node, Pool
 from .settings cimport VsSettings
 

@@ -22,6 +22,7 @@ from .http1 import (
     HttpError,
     RequestHead,
     head_too_big,
+    head_end,
     header_list,
     parse_request,
     parse_response,
@@ -312,7 +313,7 @@ class HttpClientProtocol(ReadPauses):
                 last.upgrade_tail += data[pos:]  # bytes after an Upgrade request wait for the node's 101
                 return
             buf = self.buf + data[pos:] if self.buf else (data[pos:] if pos else data)
-            end = buf.find(b"\r\n\r\n")
+            end = head_end(buf)
             if end < 0:
                 self.buf = buf.lstrip(b"\r\n") if buf[:1] in (b"\r", b"\n") else buf
                 err = head_too_big(self.buf, self.limits)
@@ -323,8 +324,8 @@ class HttpClientProtocol(ReadPauses):
                     self._set_idle_timer(self.settings.connect_timeout or self.settings.timeout, head=True)
                 return
             self.buf = b""
-            head = buf[: end + 4]
-            if head[:2] == b"\r\n":  # empty lines before a request line are ignored (RFC 9112 2.2)
+            head = buf if end + 4 == len(buf) else buf[: end + 4]  # (nearly always the whole read: no copy)
+            if head[0] == 13 and head[1] == 10:  # empty lines before a request line are ignored (RFC 9112 2.2)
                 head = head.lstrip(b"\r\n")
                 if not head or head[:1] == b"\n" or b"\r\n" not in head:
                     raise HttpError(400, "malformed request line")
@@ -1198,14 +1199,14 @@ class HttpNodeProtocol(ReadPauses):
                 return
             if self.resp is None:
                 buf = self.buf + data[pos:] if self.buf else (data[pos:] if pos else data)
-                end = buf.find(b"\r\n\r\n")
+                end = head_end(buf)
                 if end < 0:
                     if len(buf) > MAX_RESPONSE_HEAD:
                         raise HttpError(502, "response head too large")
                     self.buf = buf
                     return
                 self.buf = b""
-                r = parse_response(buf[: end + 4], ex.method)
+                r = parse_response(buf if end + 4 == len(buf) else buf[: end + 4], ex.method)
                 data, pos, n = buf, end + 4, len(buf)
                 if r.status < 200 and r.status != 101:
                     continue  # 100 Continue and friends: the engine answered Expect itself

@@ -1,5 +1,8 @@
 cimport cython
 
+cdef extern from "string.h":
+    const void *memchr(const void *s, int c, size_t n)
+
 cdef class RequestHead:
     cdef public bytes method, target, block, host, upgrade
     cdef public str version
@@ -37,3 +40,5 @@ cpdef int status_line(bytes head, Py_ssize_t eol)
 cpdef RequestHead parse_request(bytes head, object limits=*)
 @cython.locals(eol=Py_ssize_t, n=Py_ssize_t, p='const unsigned char*')
 cpdef ResponseHead parse_response(bytes head, bytes request_method)
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
+cpdef Py_ssize_t head_end(bytes buf) except -2

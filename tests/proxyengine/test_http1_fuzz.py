@@ -13,6 +13,7 @@ from proxyengine.http1 import (
     STATUS_LINE,
     ChunkedReader,
     HttpError,
+    head_end,
     parse_request,
     parse_response,
     request_line,
@@ -207,3 +208,10 @@ def test_the_compiled_status_line_parse_agrees_with_the_regular_expression(line)
     eol = head.find(b"\r\n")
     m = STATUS_LINE.fullmatch(head, 0, eol)
     assert status_line(head, eol) == (-1 if m is None else (1000 if m[1] == b"1" else 0) + int(m[2]))
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b"\x00", b"GET / HTTP/1.1"]), max_size=20))
+def test_the_compiled_head_end_agrees_with_find(pieces):
+    buf = b"".join(pieces)
+    assert head_end(buf) == buf.find(b"\r\n\r\n")
