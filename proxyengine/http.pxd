@@ -5,9 +5,13 @@ from .flow cimport ReadPauses
 from .http1 cimport RequestHead, ResponseHead, head_end, parse_request, parse_response
 from .pools cimport Node, Pool
 from .settings cimport VsSettings
+from .stats cimport Stats
+
+cdef class HttpNodeProtocol
 
 cdef class Exchange:
-    cdef public object method, url, version, head, _headers, upgrade_tail, vs, conn, connect_task
+    cdef public object method, url, version, head, _headers, upgrade_tail, vs, connect_task
+    cdef public HttpNodeProtocol conn
     cdef public Pool pool
     cdef public Node node
     cdef public VsSettings settings
@@ -26,6 +30,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer, rule_side
     cdef public VsStats counters  # the virtual server's (vs.stats)
     cdef public VsSettings settings  # the virtual server's (vs.settings)
+    cdef public Stats stats  # the engine's (engine.stats)
     cdef public bint tls, timer_for_head, writing_paused, client_eof
     cdef public Py_ssize_t client_port, local_port, body_left
     cdef public double reply_when, reply_deadline, body_deadline

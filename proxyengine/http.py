@@ -200,6 +200,7 @@ class HttpClientProtocol(ReadPauses):
         self.vs = listener.vs
         self.counters = listener.vs.stats  # typed (counters.pxd): counted into without a lookup
         self.settings = listener.vs.settings  # typed (settings.pxd): the configuration read per request
+        self.stats = engine.stats  # typed (stats.pxd): request_done is a C call
         self.tls = tls
         self.local_port = listener.port
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
@@ -1064,7 +1065,7 @@ class HttpClientProtocol(ReadPauses):
             ex.pool.bytes_in += ex.req_bytes
             ex.pool.bytes_out += ex.resp_bytes
         vs.stats.bytes_out += ex.resp_bytes
-        self.engine.stats.request_done(self, ex)
+        self.stats.request_done(self, ex)
         if self.exchanges and self.exchanges[0] is ex:
             self.exchanges.popleft()
         if ex.close_after or self.closed or (self.client_eof and not self.exchanges):
