@@ -10,8 +10,37 @@ cdef class Node:
     cpdef bint alive(self, double now)
     cpdef record_response_time(self, double seconds)
 
+cdef class Algorithm:
+    cdef public object rng
+    cpdef Node choose(self, list nodes)
+
+cdef class RoundRobin(Algorithm):
+    cdef public Py_ssize_t next
+    cpdef Node choose(self, list nodes)
+
+cdef class WeightedRoundRobin(Algorithm):
+    cdef public dict current
+    @cython.locals(n=Node, best=Node)
+    cpdef Node choose(self, list nodes)
+
+cdef class LeastConnections(Algorithm):
+    cpdef Node choose(self, list nodes)
+
+cdef class WeightedLeastConnections(Algorithm):
+    cpdef Node choose(self, list nodes)
+
+cdef class FastestResponseTime(Algorithm):
+    cpdef Node choose(self, list nodes)
+
+cdef class Perceptive(Algorithm):
+    cpdef Node choose(self, list nodes)
+
+cdef class RandomChoice(Algorithm):
+    cpdef Node choose(self, list nodes)
+
 cdef class Pool:
-    cdef public object cfg, name, nodes, by_address, algorithm, queue, persistence, failure_pool, bandwidth
+    cdef public Algorithm algorithm
+    cdef public object cfg, name, nodes, by_address, queue, persistence, failure_pool, bandwidth
     cdef public object ssl_context
     cdef public Py_ssize_t total_conn, bytes_in, bytes_out, queue_timeouts, queued_total, session_migrated
     cdef public double max_queue_time, queue_time_sum

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 
 from .config import NodeEntry, PoolConfig
 
@@ -89,12 +88,26 @@ class Node:
 
 
 # -- algorithms: choose(candidates) -> Node; candidates is never empty -------------------------------------------
+# Compiled, each is a class of C structs (pools.pxd) whose choose the pool calls in C.
 
 
-class RoundRobin:
+class Algorithm:
+    """How a pool chooses among its candidate nodes."""
+
+    name = ""
+
+    def __init__(self, rng: random.Random | None = None):
+        self.rng = rng or random.Random()
+
+    def choose(self, nodes: list[Node]) -> Node:
+        raise NotImplementedError
+
+
+class RoundRobin(Algorithm):
     name = "round_robin"
 
-    def __init__(self):
+    def __init__(self, rng: random.Random | None = None):
+        Algorithm.__init__(self, rng)
         self.next = 0
 
     def choose(self, nodes: list[Node]) -> Node:
@@ -103,12 +116,13 @@ class RoundRobin:
         return node
 
 
-class WeightedRoundRobin:
+class WeightedRoundRobin(Algorithm):
     """Smooth weighted round robin (nginx's): exact proportions, and no bursts to the heaviest node."""
 
     name = "weighted_round_robin"
 
-    def __init__(self):
+    def __init__(self, rng: random.Random | None = None):
+        Algorithm.__init__(self, rng)
         self.current: dict[str, int] = {}
 
     def choose(self, nodes: list[Node]) -> Node:
@@ -126,70 +140,57 @@ class WeightedRoundRobin:
         return best
 
 
-def _min_by(nodes: list[Node], key: Callable[[Node], float], rng: random.Random) -> Node:
-    best = min(key(n) for n in nodes)
-    ties = [n for n in nodes if key(n) == best]
+def _least(nodes: list[Node], keys: list[float], rng: random.Random) -> Node:
+    """The node with the smallest key (``keys[i]`` is ``nodes[i]``'s); a random one of them on a tie."""
+    best = min(keys)
+    ties = [n for n, k in zip(nodes, keys, strict=True) if k == best]
     return ties[0] if len(ties) == 1 else rng.choice(ties)
 
 
-class LeastConnections:
+class LeastConnections(Algorithm):
     name = "least_connections"
 
-    def __init__(self, rng: random.Random | None = None):
-        self.rng = rng or random.Random()
-
     def choose(self, nodes: list[Node]) -> Node:
-        return _min_by(nodes, lambda n: n.current_conn, self.rng)
+        return _least(nodes, [n.current_conn for n in nodes], self.rng)
 
 
-class WeightedLeastConnections:
+class WeightedLeastConnections(Algorithm):
     """Fewest connections relative to weight; an idle pool splits by weight (weighted random among ties)."""
 
     name = "weighted_least_connections"
 
-    def __init__(self, rng: random.Random | None = None):
-        self.rng = rng or random.Random()
-
     def choose(self, nodes: list[Node]) -> Node:
-        best = min(n.current_conn / n.weight for n in nodes)
-        ties = [n for n in nodes if n.current_conn / n.weight == best]
+        loads = [n.current_conn / n.weight for n in nodes]
+        best = min(loads)
+        ties = [n for n, load in zip(nodes, loads, strict=True) if load == best]
         if len(ties) == 1:
             return ties[0]
         return self.rng.choices(ties, weights=[n.weight for n in ties])[0]
 
 
-class FastestResponseTime:
+class FastestResponseTime(Algorithm):
     """Lowest recent mean response time; nodes never measured are tried first."""
 
     name = "fastest_response_time"
 
-    def __init__(self, rng: random.Random | None = None):
-        self.rng = rng or random.Random()
-
     def choose(self, nodes: list[Node]) -> Node:
-        return _min_by(nodes, lambda n: n.rt_ewma if n.rt_count else -1.0, self.rng)
+        return _least(nodes, [n.rt_ewma if n.rt_count else -1.0 for n in nodes], self.rng)
 
 
-class Perceptive:
+class Perceptive(Algorithm):
     """vTM's perceptive: load (connections) times speed (response time), so a slow or busy node gets less."""
 
     name = "perceptive"
 
-    def __init__(self, rng: random.Random | None = None):
-        self.rng = rng or random.Random()
-
     def choose(self, nodes: list[Node]) -> Node:
         measured = [n.rt_ewma for n in nodes if n.rt_count]
         default_rt = (sum(measured) / len(measured)) if measured else 1.0
-        return _min_by(nodes, lambda n: (n.current_conn + 1) * max(n.rt_ewma if n.rt_count else default_rt, 0.01),
-                       self.rng)
+        keys = [(n.current_conn + 1) * max(n.rt_ewma if n.rt_count else default_rt, 0.01) for n in nodes]
+        return _least(nodes, keys, self.rng)
 
 
-class RandomChoice:
+class RandomChoice(Algorithm):
     name = "random"
-
-    def __init__(self, rng: random.Random | None = None):
-        self.rng = rng or random.Random()
 
     def choose(self, nodes: list[Node]) -> Node:
         return self.rng.choice(nodes)
@@ -252,8 +253,7 @@ class Pool:
                 node.reconfigure(entry)
             self.nodes.append(node)
         self.by_address: dict[str, Node] = {n.address: n for n in self.nodes}
-        self.algorithm = ALGORITHM_CLASSES[cfg.algorithm](*([] if cfg.algorithm in (
-            "round_robin", "weighted_round_robin") else [rng]))
+        self.algorithm = ALGORITHM_CLASSES[cfg.algorithm](rng)
         self.queue: deque[Waiter] = deque()
         # runtime links, set by the engine
         self.persistence = None  # persistence.Persistence or None
