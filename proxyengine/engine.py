@@ -55,25 +55,41 @@ def bind_socket(key: ListenerKey) -> socket.socket:
     return sock
 
 
+class _InSettings:
+    """A VirtualServer attribute kept in its VsSettings, the typed struct the protocols read per request."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, vs: VirtualServer | None, owner: type | None = None):
+        return self if vs is None else getattr(vs.settings, self.name)
+
+    def __set__(self, vs: VirtualServer, value) -> None:
+        setattr(vs.settings, self.name, value)
+
+
 class VirtualServer:
     """A virtual server at run time; a reload makes a new one (the old one is ``retired``)."""
+
+    pool: Pool | None = _InSettings()
+    request_rules: list = _InSettings()
+    response_rules: list = _InSettings()
+    request_rules_read_body: bool = _InSettings()  # a request rule reads the whole body (decided once)
+    access_log: AccessLog | None = _InSettings()
+    log_response_headers: bool = _InSettings()  # the access log prints a response header (%{X}o): exchanges keep them
+    retired: bool = _InSettings()
 
     def __init__(self, cfg: VirtualServerConfig, engine: Engine):
         self.cfg = cfg
         self.engine = engine
         self.name = cfg.name
         self.kind = cfg.kind
-        self.pool: Pool | None = None
-        self.request_rules: list = []
-        self.response_rules: list = []
-        self.request_rules_read_body = False  # a request rule reads the whole body (decided once, not per request)
+        self.settings = VsSettings(cfg)  # what the protocols read per request, typed (and the attributes above)
         self.bandwidth: BandwidthClass | None = None
         self.ssl_context: ssl.SSLContext | None = None
-        self.access_log: AccessLog | None = None
-        self.log_response_headers = False  # the access log prints a response header (%{X}o): exchanges keep them
         self.stats = VsStats()
-        self.settings = VsSettings(cfg)  # what the protocols read per request, typed
-        self.retired = False
         self.running = False
         self.down_reason = ""
 

@@ -16,7 +16,7 @@ cdef class Exchange:
     cdef public Node node
     cdef public VsSettings settings
     cdef public object persist, persist_key, tx, reply_timer, node_address, resp_headers, client, body_buf
-    cdef public object sent, tried
+    cdef public object sent, tried, response_rules
     cdef public bint headers_changed, keep_alive, upgrade, chunked, expect_continue, complete, held
     cdef public bint waiter_active, persist_new, close_after, dead, response_started, response_done
     cdef public bint resp_chunked_out, resp_chunked_in, resp_until_close, head_only

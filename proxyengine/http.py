@@ -140,6 +140,7 @@ class Exchange:
         self.resp_headers = None  # kept only for an access log that prints %{X}o
         self.client = client
         self.settings = None  # the virtual server's (settings.VsSettings), set by the client protocol
+        self.response_rules = None  # the virtual server's, or a stand-in when request rules changed the response
         self.body_buf: list[bytes] = []
         self.sent: list[bytes] | None = []
         self.tried: set[str] = set()
@@ -518,17 +519,18 @@ class HttpClientProtocol(ReadPauses):
                 ex.expect_continue = False
                 self.wbuf.append(b"HTTP/1.1 100 Continue\r\n\r\n")
             return
-        vs = self.vs
-        if vs.retired and self.listener.vs is not vs:
-            self.vs = vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured
+        settings = self.settings  # the virtual server's, typed: its pool and rules are C struct fields
+        if settings.retired and self.listener.vs is not self.vs:
+            vs = self.vs = self.listener.vs  # the listener stayed, the virtual server was reconfigured
             self.counters = vs.stats
-            self.settings = vs.settings
-        ex.vs = vs
-        ex.settings = self.settings
-        if self.listener.retired or vs.retired:
+            self.settings = settings = vs.settings
+        ex.vs = self.vs
+        ex.settings = settings
+        if settings.retired or self.listener.retired:
             ex.close_after = True
-        ex.pool = vs.pool
-        if vs.request_rules:
+        ex.pool = settings.pool
+        ex.response_rules = settings.response_rules
+        if settings.request_rules:
             action = rulehooks.run_request_rules(self, ex)
             if action == "done":
                 return
@@ -899,7 +901,7 @@ class HttpClientProtocol(ReadPauses):
         lines.append(b"Content-Length: %d\r\n" % len(body))
         lines.append(b"Connection: close\r\n\r\n" if close else b"\r\n")
         ex.resp_head_bytes = sum(map(len, lines))
-        if ex.vs is not None and ex.vs.log_response_headers:
+        if ex.settings is not None and ex.settings.log_response_headers:
             ex.resp_headers = list(headers)
         if ex.method != b"HEAD":
             lines.append(body)
@@ -926,9 +928,9 @@ class HttpClientProtocol(ReadPauses):
         ex.status = r.status
         ex.response_started = True
         headers = None
-        if ex.vs.response_rules or ex.persist is not None or not r.tokens <= KEEP_TOKENS:
+        if ex.response_rules or ex.persist is not None or not r.tokens <= KEEP_TOKENS:
             headers = conn.headers
-            if ex.vs.response_rules:
+            if ex.response_rules:
                 headers = rulehooks.run_response_rules(self, ex, conn, headers)
                 if headers is None:
                     return
@@ -987,7 +989,7 @@ class HttpClientProtocol(ReadPauses):
         head = b"".join(parts)
         ex.resp_bytes += len(head)
         ex.resp_head_bytes = len(head)
-        if ex.vs.log_response_headers:
+        if ex.settings.log_response_headers:
             ex.resp_headers = headers if headers is not None else conn.headers
         self.wbuf.append(head)
 

@@ -175,7 +175,7 @@ def run_request_rules(client, ex) -> str | None:
     """Run the virtual server's request rules on ``ex``; "done" when the rules answered, dropped or hold it."""
     tx = new_transaction(client, ex)
     ex.tx = tx
-    if ex.vs.request_rules_read_body:
+    if ex.settings.request_rules_read_body:
         if ex.chunked or ex.content_length > 0:
             client.loop.call_soon(_wait_for_body, client, ex, time.monotonic())
             return "done"
@@ -258,7 +258,7 @@ def _run_request(client, ex) -> str | None:
     vs = ex.vs
     tx = ex.tx
     body_in = tx.request_body
-    for rule in vs.request_rules:
+    for rule in ex.settings.request_rules:
         rule.run(tx, state)  # phase="request", its default: a keyword argument costs compiled code a dict per call
         if tx.finished:
             break  # pool.use, or an aborted rule (what it meant to do is unknown): no further rules
@@ -285,8 +285,8 @@ def _run_request(client, ex) -> str | None:
     _apply_routing(engine, tx, ex)
     if tx.settings:
         _apply_settings(client, tx.settings)
-    if tx.pending_response_headers and not vs.response_rules:
-        ex.vs = _WithResponseHook(vs)
+    if tx.pending_response_headers and not ex.response_rules:
+        ex.response_rules = [_NoRule]
     if tx.rate_class is not None and not _rate_admit(client, ex):
         return "done"  # queued: the rate class's timer sends it on
     if tx.delay > 0:
@@ -296,7 +296,9 @@ def _run_request(client, ex) -> str | None:
 
 
 class _NoRule:
-    """A response rule that does nothing: the response hook runs and applies headers set by request rules."""
+    """A response rule that does nothing: the response hook runs and applies headers set by request rules (an
+    exchange's response_rules when its request rules set response headers and its virtual server has no response
+    rules: the protocols run the hook only for an exchange with response rules)."""
 
     name = ""
     needs_response_body = False
@@ -304,21 +306,6 @@ class _NoRule:
     @staticmethod
     def run(tx, state, *, phase: str = "response") -> None:
         return None
-
-
-class _WithResponseHook:
-    """The virtual server as one exchange sees it when its request rules set response headers
-    (http.setResponseHeader, http.setResponseCookie) and it has no response rules: the protocols run
-    the response hook only for virtual servers with response rules."""
-
-    __slots__ = ("_vs", "response_rules")
-
-    def __init__(self, vs) -> None:
-        self._vs = vs
-        self.response_rules = (_NoRule,)
-
-    def __getattr__(self, name):
-        return getattr(self._vs, name)
 
 
 def _replace_request_body(ex, body: bytes) -> None:
@@ -448,7 +435,7 @@ def run_response_rules(client, ex, conn, headers):
     if "pool_chosen_in_response" in tx.rule_vars:
         tx.set_var("pool_chosen_in_response", False)
     tx.finished = False
-    rules = ex.vs.response_rules
+    rules = ex.response_rules
     delay_in = tx.delay
     if _has_body(ex, conn.status) and any(rule.needs_response_body for rule in rules):
 

@@ -1,13 +1,16 @@
 """A virtual server's settings that the protocols read on every connection or request, copied once from its
-configuration. Compiled, a C struct (settings.pxd): a read is a field, not two attribute lookups (vs.cfg.x)."""
+configuration, with the run-time wiring the engine gives it (its pool, its rules, its access log). Compiled, a C
+struct (settings.pxd): a read is a field, not two attribute lookups (vs.cfg.x)."""
 
 from __future__ import annotations
 
 
 class VsSettings:
-    """What the HTTP protocols read of a virtual server's configuration (config.VirtualServerConfig) per request."""
+    """What the HTTP protocols read of a virtual server per request: its configuration (config.VirtualServerConfig)
+    and what engine.VirtualServer keeps here (its pool, rules, access log and whether it is retired)."""
 
     def __init__(self, cfg):
+        self.name = cfg.name
         self.keepalive = cfg.keepalive
         self.keepalive_timeout = cfg.keepalive_timeout
         self.timeout = cfg.timeout
@@ -19,3 +22,12 @@ class VsSettings:
         self.add_x_forwarded_proto = cfg.add_x_forwarded_proto
         self.add_cluster_ip = cfg.add_cluster_ip
         self.strip_x_forwarded_proto = cfg.strip_x_forwarded_proto
+        self.recent_connections = cfg.recent_connections_enabled
+        # engine.VirtualServer's (its attributes of these names are kept here)
+        self.pool = None
+        self.request_rules = []
+        self.response_rules = []
+        self.request_rules_read_body = False
+        self.access_log = None
+        self.log_response_headers = False
+        self.retired = False

@@ -30,8 +30,8 @@ class Stats:
 
     def request_done(self, client, ex) -> None:
         self.total_requests += 1
-        vs = ex.vs
-        if vs.cfg.recent_connections_enabled:
+        vs = ex.settings  # the virtual server's, typed
+        if vs.recent_connections:
             # atoms only (a tuple of them is not tracked by the garbage collector); the row is built when read
             pool = ex.pool
             self.next_id += 1
