@@ -80,6 +80,7 @@ class VirtualServer:
     access_log: AccessLog | None = _InSettings()
     log_response_headers: bool = _InSettings()  # the access log prints a response header (%{X}o): exchanges keep them
     retired: bool = _InSettings()
+    stats: VsStats = _InSettings()
 
     def __init__(self, cfg: VirtualServerConfig, engine: Engine):
         self.cfg = cfg

@@ -6,6 +6,7 @@ from .http1 cimport RequestHead, ResponseHead, head_end, parse_request, parse_re
 from .pools cimport Node, Pool
 from .settings cimport VsSettings
 from .stats cimport Stats
+from . cimport rulehooks
 
 cdef class HttpNodeProtocol
 
@@ -35,6 +36,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cdef public Py_ssize_t client_port, local_port, body_left
     cdef public double reply_when, reply_deadline, body_deadline
 
+    @cython.locals(ex=Exchange, last=Exchange)
     cpdef _consume(self, bytes data)
     cpdef _new_exchange(self, RequestHead r)
     cpdef _message_complete(self, Exchange ex)
@@ -42,12 +44,14 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _set_idle_timer(self, seconds, bint head=*)
     cpdef _cancel_idle_timer(self)
     cpdef _request_bytes(self, Exchange ex, data)
+    @cython.locals(settings=VsSettings)
     cpdef _start(self, Exchange ex)
     @cython.locals(pool=Pool)
     cpdef _dispatch(self, Exchange ex)
     cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)
+    @cython.locals(r=RequestHead)
     cpdef bytes _request_head(self, Exchange ex)
     cpdef _end_request_head(self, list parts, Exchange ex, xff, upgrade)
     cpdef bint _node_keepalive(self, Exchange ex)

@@ -695,8 +695,8 @@ class HttpClientProtocol(ReadPauses):
         ex.sent_at = time.monotonic()
         if ex.reply_timer is None and not ex.response_started:
             reply_time = ex.pool.max_reply_time
-            if ex.tx is not None and ex.tx.max_reply_time:
-                reply_time = ex.tx.max_reply_time
+            if ex.tx is not None:
+                reply_time = ex.tx.max_reply_time or reply_time
             # one lazily re-armed timer per client connection, not a call_later and cancel per request
             # (only the head of the pipeline waits for a node)
             deadline = self.loop.time() + reply_time
@@ -891,7 +891,7 @@ class HttpClientProtocol(ReadPauses):
         """Answer ``ex`` from the traffic manager (an error, a redirect, a rule's response)."""
         if ex.dead or self.closed:
             return
-        ex.vs.stats.direct_replies += 0 if error else 1
+        ex.settings.stats.direct_replies += 0 if error else 1
         # the request body has not been read in full: the connection cannot carry another request
         close = error or not ex.complete or not self._client_keepalive(ex)
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
@@ -1062,11 +1062,10 @@ class HttpClientProtocol(ReadPauses):
     def _exchange_done(self, ex: Exchange) -> None:
         ex.response_done = True
         ex.sent = None  # the statistics ring keeps the exchange a while: not the request body kept for retries
-        vs = ex.vs
         if ex.pool is not None:
             ex.pool.bytes_in += ex.req_bytes
             ex.pool.bytes_out += ex.resp_bytes
-        vs.stats.bytes_out += ex.resp_bytes
+        ex.settings.stats.bytes_out += ex.resp_bytes
         self.stats.request_done(self, ex)
         if self.exchanges and self.exchanges[0] is ex:
             self.exchanges.popleft()

@@ -1,3 +1,4 @@
+from .counters cimport VsStats
 from .pools cimport Pool
 
 cdef class VsSettings:
@@ -9,3 +10,4 @@ cdef class VsSettings:
     cdef public Pool pool
     cdef public list request_rules, response_rules
     cdef public object access_log
+    cdef public VsStats stats

@@ -1,5 +1,5 @@
 """A virtual server's settings that the protocols read on every connection or request, copied once from its
-configuration, with the run-time wiring the engine gives it (its pool, its rules, its access log). Compiled, a C
+configuration, with the run-time wiring the engine gives it (its pool, its rules, its access log, its counters). Compiled, a C
 struct (settings.pxd): a read is a field, not two attribute lookups (vs.cfg.x)."""
 
 from __future__ import annotations
@@ -31,3 +31,4 @@ class VsSettings:
         self.access_log = None
         self.log_response_headers = False
         self.retired = False
+        self.stats = None  # counters.VsStats
