@@ -48,6 +48,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _start(self, Exchange ex)
     @cython.locals(pool=Pool)
     cpdef _dispatch(self, Exchange ex)
+    @cython.locals(conn=HttpNodeProtocol)
     cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)

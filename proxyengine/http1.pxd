@@ -1,5 +1,7 @@
 cimport cython
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+
 cdef extern from "string.h":
     const void *memchr(const void *s, int c, size_t n)
 
@@ -27,7 +29,8 @@ cdef Py_ssize_t LONGEST_FIELD
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
                p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',
-               shapes='const unsigned char*')
+               shapes='const unsigned char*', lower='const unsigned char*', q='unsigned char*', k=Py_ssize_t,
+               name=bytes)
 cpdef list scan_fields(bytes block, frozenset names, int status)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, method_end=Py_ssize_t, target_end=Py_ssize_t, major=int, dot=int,
                minor=int, p='const unsigned char*', token='const unsigned char*',

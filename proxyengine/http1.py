@@ -60,6 +60,7 @@ _NAME_PATTERNS = {
 TOKEN_BYTES = bytes(1 if bytes((b,)).isalnum() and b < 128 or b in b"!#$%&'*+-.^_`|~" else 0 for b in range(256))
 TARGET_BYTES = bytes(1 if 0x21 <= b <= 0x7E and b != 0x23 else 0 for b in range(256))  # visible ASCII but "#"
 VALUE_BYTES = bytes(1 if b == 9 or 0x20 <= b <= 0x7E or b >= 0x80 else 0 for b in range(256))
+LOWER_BYTES = bytes(range(256)).lower()  # each byte's ASCII lower case (a table for the compiled scan)
 HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 ABSOLUTE = re.compile(rb"(?i:https?)://([^/?#@]+)([^#]*)")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*" + TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN +
@@ -157,7 +158,7 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
         return scan_fields_re(block, names, status)
     n = len(block)
     p = block  # compiled: a C pointer to the bytes (http1.pxd), so no bounds checks per byte
-    token, value = TOKEN_BYTES, VALUE_BYTES
+    token, value, lower = TOKEN_BYTES, VALUE_BYTES, LOWER_BYTES
     shapes = NAME_SHAPES[names]
     fields = []
     i = 0
@@ -178,7 +179,11 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
         if i + 1 >= n or p[i] != 13 or p[i + 1] != 10:  # a bare CR or LF, a control character, the end
             raise HttpError(status, "malformed header field")
         if colon - start <= LONGEST_FIELD and shapes[(colon - start) * 256 + (p[start] | 0x20)]:
-            name = p[start:colon].lower()  # compiled: straight from the pointer (no slice object)
+            # compiled: a new bytes filled in lower case from the pointer (bytes.lower() is a method call)
+            name = PyBytes_FromStringAndSize(cython.NULL, colon - start)  # noqa: F821 (C, http1.pxd)
+            q = cython.cast("unsigned char*", PyBytes_AS_STRING(name))  # noqa: F821 (C, http1.pxd)
+            for k in range(colon - start):
+                q[k] = lower[p[start + k]]
             if name in names:
                 v, e = colon + 1, i  # the value without the whitespace around it
                 while v < e and (p[v] == 32 or p[v] == 9):

@@ -1,7 +1,8 @@
 cimport cython
 
 cdef class Node:
-    cdef public object address, host, state, monitor_failed, idle, active
+    cdef public object address, host, state, monitor_failed, active
+    cdef public list idle
     cdef public Py_ssize_t port, weight, priority, connect_failures
     cdef public Py_ssize_t current_conn, current_requests, total_conn, new_conn, pooled_conn, errors, failures
     cdef public Py_ssize_t bytes_to_node, bytes_from_node, rt_count
