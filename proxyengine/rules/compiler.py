@@ -20,7 +20,7 @@ from . import nodes as n
 from .context import RuleError
 from .parser import parse
 from .runtime import HELPERS, REGISTRY, UNSUPPORTED_FAMILIES, Builtin
-from .runtime.core import ENDS_RULE, INF, lookup
+from .runtime.core import ENDS_RULE, ENDS_RULE_KNOWN_POOL, INF, lookup
 
 BINOP_HELPERS = {
     "+": "_add",
@@ -307,6 +307,13 @@ class Compiler:
         pyname = _py_builtin_name(builtin.name) if variant is not None else ""
         if variant is None or not code.startswith(pyname + "("):
             return None
+        args = call.args
+        known = ENDS_RULE_KNOWN_POOL.get(builtin.name)
+        if (known is not None and self.pools is not None and len(args) == 1 and isinstance(args[0], n.Literal)
+                and isinstance(args[0].value, str) and args[0].value in self.pools):  # fmt: skip
+            name = pyname + "__known_then_return"
+            self.globals[name] = known
+            return f"{name}(c, {args[0].value!r})"
         name = pyname + "__then_return"
         self.globals[name] = variant
         return name + code[len(pyname) :]

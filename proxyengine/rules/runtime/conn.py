@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..context import Headers, LocalResponse
-from .core import ENDS_RULE, RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
+from .core import ENDS_RULE, ENDS_RULE_KNOWN_POOL, RuleRuntimeError, RunContext, builtin, to_int, to_num, to_str
 from .http import finish
 from .strings import compile_regex
 
@@ -576,7 +576,21 @@ def pool_use_then_return(c: RunContext, pool, host="", port=None) -> int:
     return 1
 
 
+def pool_use_known_then_return(c: RunContext, name: str) -> int:
+    """pool.use("name") as a statement in the rule's own body, its pool one the compiler found in the
+    configuration (ENDS_RULE_KNOWN_POOL): what _choose and pool_use_then_return do for it, in one call."""
+    tx = c.tx
+    tx.pool = name
+    tx.node = None
+    tx.pool_used = tx.finished = True
+    if c.phase == "response":
+        tx.set_var("pool_chosen_in_response", True)
+    c.stats.pool_select += 1
+    return 1
+
+
 ENDS_RULE["pool.use"] = pool_use_then_return
+ENDS_RULE_KNOWN_POOL["pool.use"] = pool_use_known_then_return
 
 
 @builtin("pool.select", ctx=True, pool_arg=True)
