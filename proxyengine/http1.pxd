@@ -26,6 +26,8 @@ cdef bint COMPILED
 cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES
 cdef dict NAME_SHAPES
 cdef Py_ssize_t LONGEST_FIELD
+cdef dict _TOKENS
+cdef set _GOOD_HOSTS
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
                p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',
@@ -45,3 +47,8 @@ cpdef RequestHead parse_request(bytes head, object limits=*)
 cpdef ResponseHead parse_response(bytes head, bytes request_method)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
 cpdef Py_ssize_t head_end(bytes buf) except -2
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
+cpdef Py_ssize_t line_end(bytes buf) except -2
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, d=int, value='long long', p='const unsigned char*')
+cpdef long long decimal(bytes v) except -2
+cpdef frozenset connection_tokens(bytes value)

@@ -229,6 +229,42 @@ def head_end(buf: bytes) -> int:
     return -1
 
 
+def line_end(buf: bytes) -> int:
+    """The offset of the first CRLF in ``buf``, or -1 (compiled, memchr for each CR: no bytes.find method call)."""
+    if not COMPILED:
+        return buf.find(b"\r\n")
+    n = len(buf)
+    p = buf  # compiled: a C pointer (http1.pxd)
+    i = 0
+    while i + 1 < n:
+        q = cython.cast("const unsigned char*", memchr(p + i, 13, n - 1 - i))  # noqa: F821 (C, http1.pxd)
+        if q == cython.NULL:
+            return -1
+        i = q - p
+        if p[i + 1] == 10:
+            return i
+        i += 1
+    return -1
+
+
+def decimal(v: bytes) -> int:
+    """A Content-Length or chunk size of 1 to 18 ASCII digits as its value (it fits 64 bits), else -1: no sign, no
+    "_", no Unicode digit, which int() would take (compiled, a loop over the bytes instead of isdigit() and int())."""
+    n = len(v)
+    if n == 0 or n > 18:
+        return -1
+    if not COMPILED:
+        return int(v) if v.isdigit() else -1
+    p = v  # compiled: a C pointer (http1.pxd)
+    value = 0
+    for i in range(n):
+        d = p[i] - 48
+        if d < 0 or d > 9:
+            return -1
+        value = value * 10 + d
+    return value
+
+
 _TOKENS: dict[bytes, frozenset[bytes]] = {}
 
 
@@ -236,7 +272,7 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
     """The tokens of a Connection field (cached: nearly every message says keep-alive or close)."""
     tokens = _TOKENS.get(value)
     if tokens is None:
-        tokens = frozenset(t.strip().lower() for t in value.split(b","))
+        tokens = frozenset([t.strip().lower() for t in value.split(b",")])
         if len(_TOKENS) < 256:
             _TOKENS[value] = tokens
     return tokens
@@ -298,7 +334,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     small = len(head) <= limits.small  # then no size limit can be exceeded: their checks are skipped
     if not small and len(head) > limits.max_request_length:
         raise HttpError(431, "request header too large")
-    eol = head.find(b"\r\n")
+    eol = line_end(head)
     if eol < 0:  # a head ends with CRLF CRLF: not this one
         raise HttpError(400, "malformed request line")
     n = len(head)
@@ -388,11 +424,8 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             raise HttpError(400, "Transfer-Encoding in an HTTP/1.0 request")
         r.chunked = _transfer_coding(codings, 501)
     elif lengths:
-        v = lengths[0]
-        if len(lengths) == 1 and len(v) < 19 and v.isdigit():  # the usual case, inline: ASCII digits, fits 64 bits
-            r.content_length = int(v)
-        else:
-            r.content_length = _content_length(lengths, 400)
+        length = decimal(lengths[0]) if len(lengths) == 1 else -1  # the usual case: ASCII digits, fits 64 bits
+        r.content_length = length if length >= 0 else _content_length(lengths, 400)
     tokens = r.tokens
     if tokens or r.version != "1.1":
         r.keep_alive = b"close" not in tokens if r.version == "1.1" else b"keep-alive" in tokens
@@ -432,9 +465,11 @@ def status_line(head: bytes, eol: int) -> int:
     if not COMPILED:
         m = STATUS_LINE.fullmatch(head, 0, eol)
         return -1 if m is None else (1000 if m[1] == b"1" else 0) + int(m[2])
-    if eol < 12 or not head.startswith(b"HTTP/1."):
+    if eol < 12:
         return -1
     p, value = head, VALUE_BYTES  # compiled: C pointers (http1.pxd)
+    if not (p[0] == 72 and p[1] == 84 and p[2] == 84 and p[3] == 80 and p[4] == 47 and p[5] == 49 and p[6] == 46):
+        return -1  # not "HTTP/1."
     minor, d1, d2, d3 = p[7], p[9], p[10], p[11]
     if not (48 <= minor <= 49 and p[8] == 32 and 49 <= d1 <= 57 and 48 <= d2 <= 57 and 48 <= d3 <= 57):
         return -1
@@ -451,7 +486,7 @@ def status_line(head: bytes, eol: int) -> int:
 
 def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
     """Validate a node's response head; an HttpError (status 502) for anything malformed or ambiguous."""
-    eol = head.find(b"\r\n")
+    eol = line_end(head)
     version_status = status_line(head, eol)
     if version_status < 0:
         raise HttpError(502, "malformed status line")
@@ -494,11 +529,8 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
             r.until_close = True  # RFC 9112 6.3: not chunked last: the body ends when the node closes
             r.keep_alive = False
     elif lengths:
-        v = lengths[0]
-        if len(lengths) == 1 and len(v) < 19 and v.isdigit():
-            r.content_length = int(v)
-        else:
-            r.content_length = _content_length(lengths, 502)
+        length = decimal(lengths[0]) if len(lengths) == 1 else -1
+        r.content_length = length if length >= 0 else _content_length(lengths, 502)
     else:
         r.until_close = True
         r.keep_alive = False

@@ -13,7 +13,9 @@ from proxyengine.http1 import (
     STATUS_LINE,
     ChunkedReader,
     HttpError,
+    decimal,
     head_end,
+    line_end,
     parse_request,
     parse_response,
     request_line,
@@ -215,3 +217,16 @@ def test_the_compiled_status_line_parse_agrees_with_the_regular_expression(line)
 def test_the_compiled_head_end_agrees_with_find(pieces):
     buf = b"".join(pieces)
     assert head_end(buf) == buf.find(b"\r\n\r\n")
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b"\x00", b"HTTP/1.1 200 OK"]), max_size=12))
+def test_the_compiled_line_end_agrees_with_find(pieces):
+    buf = b"".join(pieces)
+    assert line_end(buf) == buf.find(b"\r\n")
+
+
+@FUZZ
+@given(st.binary(max_size=20) | st.text("0123456789+-_ \u0661", max_size=20).map(lambda t: t.encode()))
+def test_the_compiled_decimal_takes_only_plain_digits(v):
+    assert decimal(v) == (int(v) if v and len(v) <= 18 and all(48 <= b <= 57 for b in v) else -1)
