@@ -8,6 +8,8 @@ from .settings cimport VsSettings
 from .stats cimport Stats
 from . cimport rulehooks
 
+cdef dict REASONS, STATUS_LINES
+
 cdef class HttpNodeProtocol
 
 cdef class Exchange:
@@ -52,12 +54,15 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)
-    @cython.locals(r=RequestHead)
+    @cython.locals(r=RequestHead, start=Py_ssize_t, end=Py_ssize_t, last=Py_ssize_t, block=bytes,
+                   p='const unsigned char*')
     cpdef bytes _request_head(self, Exchange ex)
     cpdef _end_request_head(self, list parts, Exchange ex, xff, upgrade)
     cpdef bint _node_keepalive(self, Exchange ex)
     cpdef _drop_node(self, Exchange ex, bint reusable)
     cpdef bint _client_keepalive(self, Exchange ex)
+    @cython.locals(start=Py_ssize_t, end=Py_ssize_t, last=Py_ssize_t, block=bytes, r=ResponseHead,
+                   p='const unsigned char*')
     cpdef response_head(self, Exchange ex, HttpNodeProtocol conn)
     cpdef response_body(self, Exchange ex, data)
     cpdef response_complete(self, Exchange ex, bint node_keepalive)

@@ -737,6 +737,7 @@ class HttpClientProtocol(ReadPauses):
             return self._request_head_rebuilt(ex)
         vs = ex.settings
         block = r.block
+        p = block  # compiled: a C pointer, so the pieces are sliced straight from it (no slice objects)
         parts = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
         xff = None
         last = 0
@@ -757,9 +758,9 @@ class HttpClientProtocol(ReadPauses):
             elif name == b"x-cluster-client-ip" and not vs.add_cluster_ip:
                 continue
             if start > last:
-                parts.append(block[last:start])
+                parts.append(p[last:start])
             last = end
-        parts.append(block[last:-2] if last else block[:-2])
+        parts.append(p[last : len(block) - 2])
         if absolute is not None:
             parts += (b"Host: ", absolute, b"\r\n")
         self._end_request_head(parts, ex, xff, r.upgrade)
@@ -960,14 +961,15 @@ class HttpClientProtocol(ReadPauses):
         parts = [line]
         if headers is None:
             block = r.block
+            p = block  # compiled: a C pointer, so the pieces are sliced straight from it (no slice objects)
             last = 0
             for start, end, name, _ in r.fields:
                 if name == b"content-length" or (upgrade and (name == b"upgrade" or name == b"connection")):
                     continue
                 if start > last:
-                    parts.append(block[last:start])
+                    parts.append(p[last:start])
                 last = end
-            parts.append(block[last:-2] if last else block[:-2])
+            parts.append(p[last : len(block) - 2])
         else:
             drop = connection_tokens(headers)
             for name, value in headers:
