@@ -52,3 +52,5 @@ cpdef Py_ssize_t line_end(bytes buf) except -2
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, d=int, value='long long', p='const unsigned char*')
 cpdef long long decimal(bytes v) except -2
 cpdef frozenset connection_tokens(bytes value)
+@cython.locals(p='const unsigned char*', q='const unsigned char*')
+cpdef Py_ssize_t find_byte(bytes buf, int byte) except -2

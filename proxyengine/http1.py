@@ -247,6 +247,15 @@ def line_end(buf: bytes) -> int:
     return -1
 
 
+def find_byte(buf: bytes, byte: int) -> int:
+    """The offset of the first ``byte`` in ``buf``, or -1 (compiled, memchr: no bytes.find method call)."""
+    if not COMPILED:
+        return buf.find(bytes((byte,)))
+    p = buf  # compiled: a C pointer (http1.pxd)
+    q = cython.cast("const unsigned char*", memchr(p, byte, len(buf)))  # noqa: F821 (C, http1.pxd)
+    return -1 if q == cython.NULL else q - p
+
+
 def decimal(v: bytes) -> int:
     """A Content-Length or chunk size of 1 to 18 ASCII digits as its value (it fits 64 bits), else -1: no sign, no
     "_", no Unicode digit, which int() would take (compiled, a loop over the bytes instead of isdigit() and int())."""

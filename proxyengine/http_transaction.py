@@ -78,3 +78,19 @@ class HttpTransaction(Transaction):
             host = self._head.host
             return _latin(host) if host else None
         return self.request_headers.get("Host")
+
+
+_new = object.__new__
+
+
+def new_http_transaction(side: ClientSide, started: float, head, path: str, query: str) -> HttpTransaction:
+    """A request's HttpTransaction with its own fields set (interpreted: each a specialised store, where compiled
+    code does a generic one; rulehooks.new_transaction sets what only some requests have)."""
+    tx = _new(HttpTransaction)
+    tx._side = side
+    tx._started = started
+    tx._head = head
+    tx.path = path
+    if query:
+        tx.query = query
+    return tx

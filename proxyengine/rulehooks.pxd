@@ -2,7 +2,10 @@
 # functions, and read the client protocol and the exchange as C structs; the rest is compiled untyped.
 cimport cython
 
+cdef dict _METHODS
+
 from .http cimport Exchange, HttpClientProtocol
+from .http1 cimport find_byte
 
 cdef class ClientSide:
     cdef public object vs, transport, remote_ip, connection_data
@@ -10,10 +13,11 @@ cdef class ClientSide:
     cdef public Py_ssize_t remote_port, local_port
 
 cpdef str _latin(bytes b)
-@cython.locals(side=ClientSide)
+@cython.locals(side=ClientSide, q=Py_ssize_t)
 cpdef new_transaction(HttpClientProtocol client, Exchange ex)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
 cpdef bint _apply_routing(engine, tx, target) except -1
 cpdef _use_pool(engine, tx, target)
+@cython.locals(pools=dict)
 cpdef _run_request(HttpClientProtocol client, Exchange ex)

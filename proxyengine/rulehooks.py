@@ -13,8 +13,8 @@ import socket
 import time
 from collections import deque
 
-from .http1 import ChunkedReader
-from .http_transaction import HttpTransaction
+from .http1 import ChunkedReader, find_byte
+from .http_transaction import new_http_transaction
 from .rules import Headers, Transaction
 
 HOP_BY_HOP = frozenset(
@@ -60,19 +60,23 @@ def _decoded(headers) -> Headers:
 
 
 def new_transaction(client, ex) -> Transaction:
-    """The request's Transaction: PERFORMANCE-NOTES: made by __new__ and given only what this request has (a field
-    set from compiled code costs a generic attribute store, ~170 instructions, and a call of a Python __init__
-    ~900): bench/instructions.py measured 7.2k instructions for this function with __init__ and a dozen fields."""
+    """The request's Transaction. PERFORMANCE-NOTES: made without __init__ and given only what this request has, by
+    an interpreted factory (a field set from compiled code costs a generic attribute store, ~170 instructions, and
+    a call of a Python __init__ ~900): bench/instructions.py measured 7.2k instructions for this function with
+    __init__ and a dozen fields, 3.6k made by __new__ here, less made by http_transaction.new_http_transaction."""
     vs = ex.vs
     side = client.rule_side
     if side is None or side.vs is not vs:
         side = client.rule_side = ClientSide(client, vs)
-    tx = HttpTransaction.__new__(HttpTransaction)
-    tx._side = side
-    tx._started = ex.started
-    if ex.head is not None:
-        tx._head = ex.head
-    if ex.headers_changed or ex.head is None:
+    head = ex.head
+    url = ex.url
+    q = find_byte(url, 63)  # "?"
+    if q >= 0:
+        path, _, query = _latin(url).partition("?")
+    else:
+        path, query = _latin(url), ""
+    tx = new_http_transaction(side, ex.started, head, path, query)
+    if ex.headers_changed or head is None:
         tx.request_headers = _decoded(ex.headers)
     method = _METHODS.get(ex.method)
     if method is None:
@@ -81,14 +85,6 @@ def new_transaction(client, ex) -> Transaction:
             _METHODS[ex.method] = method
     if method != "GET":
         tx.method = method
-    url = ex.url
-    # PERFORMANCE-NOTES: not `b"?" in url`: bytes.__contains__ first tries the operand as an integer and
-    # formats a TypeError it then discards (~0.15 µs); find() does not.
-    if url.find(b"?") >= 0:
-        path, _, query = _latin(url).partition("?")
-        tx.path, tx.query = path, query
-    else:
-        tx.path = _latin(url)
     if ex.version != "1.1":
         tx.http_version = "HTTP/" + ex.version
     if ex.attempts > 1:
@@ -204,8 +200,12 @@ def _run_request(client, ex) -> str | None:
         if tx.finished:
             break  # pool.use, or an aborted rule (what it meant to do is unknown): no further rules
     if not tx.effects:  # the rules chose a pool (or nothing): no other field to read
-        if tx.pool:
-            _use_pool(engine, tx, ex)
+        name = tx.pool
+        if name:
+            pools = engine.pools
+            ex.pool = pools.get(name)
+            if ex.pool is not None and tx.node:
+                _use_pool(engine, tx, ex)  # pool.use(pool, host, port): only that node
         return None
     if _ended_by_rules(client, ex, tx, state, vs):
         return "done"
