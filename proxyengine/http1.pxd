@@ -4,6 +4,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 cdef extern from "string.h":
     const void *memchr(const void *s, int c, size_t n)
+    void *memcpy(void *dest, const void *src, size_t n)
 
 cdef class RequestHead:
     cdef public bytes method, target, block, host, upgrade
@@ -23,7 +24,8 @@ cdef class ResponseHead:
     cdef public frozenset tokens
 
 cdef bint COMPILED
-cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES
+cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES, LOWER_BYTES
+cdef unsigned long long ONES, SPACES, DELS, TOPS
 cdef dict NAME_SHAPES
 cdef Py_ssize_t LONGEST_FIELD
 cdef dict _TOKENS
@@ -32,7 +34,7 @@ cdef set _GOOD_HOSTS
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
                p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',
                shapes='const unsigned char*', lower='const unsigned char*', q='unsigned char*', k=Py_ssize_t,
-               name=bytes)
+               name=bytes, w='unsigned long long', x='unsigned long long')
 cpdef list scan_fields(bytes block, frozenset names, int status)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, method_end=Py_ssize_t, target_end=Py_ssize_t, major=int, dot=int,
                minor=int, p='const unsigned char*', token='const unsigned char*',

@@ -60,7 +60,9 @@ _NAME_PATTERNS = {
 TOKEN_BYTES = bytes(1 if bytes((b,)).isalnum() and b < 128 or b in b"!#$%&'*+-.^_`|~" else 0 for b in range(256))
 TARGET_BYTES = bytes(1 if 0x21 <= b <= 0x7E and b != 0x23 else 0 for b in range(256))  # visible ASCII but "#"
 VALUE_BYTES = bytes(1 if b == 9 or 0x20 <= b <= 0x7E or b >= 0x80 else 0 for b in range(256))
-LOWER_BYTES = bytes(range(256)).lower()  # each byte's ASCII lower case (a table for the compiled scan)
+LOWER_BYTES = bytes(range(256)).lower()
+# words of eight equal bytes, for scanning a field value eight bytes at a time (compiled scan_fields)
+ONES, SPACES, DELS, TOPS = 0x0101010101010101, 0x2020202020202020, 0x7F7F7F7F7F7F7F7F, 0x8080808080808080  # each byte's ASCII lower case (a table for the compiled scan)
 HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 ABSOLUTE = re.compile(rb"(?i:https?)://([^/?#@]+)([^#]*)")
 CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})((?:[ \t]*;[ \t]*" + TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + TOKEN +
@@ -162,6 +164,7 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
     shapes = NAME_SHAPES[names]
     fields = []
     i = 0
+    w = 0  # compiled: eight bytes of a value as a word (http1.pxd)
     while True:
         if i + 1 < n and p[i] == 13 and p[i + 1] == 10:  # the empty line: it must end the block
             if i + 2 != n:
@@ -174,6 +177,14 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
             raise HttpError(status, "malformed header field")
         colon = i
         i += 1
+        # eight bytes at a time while none of them is a control character (one of them is the CR ending the line):
+        # a byte below 0x20 or 0x7F in the word sets its top bit in one of the two tests
+        while i + 8 <= n:
+            memcpy(cython.address(w), p + i, 8)  # noqa: F821 (C, http1.pxd)
+            x = w ^ DELS
+            if ((w - SPACES) & ~w & TOPS) | ((x - ONES) & ~x & TOPS):
+                break
+            i += 8
         while i < n and value[p[i]]:
             i += 1
         if i + 1 >= n or p[i] != 13 or p[i + 1] != 10:  # a bare CR or LF, a control character, the end
