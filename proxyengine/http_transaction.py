@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING
 
 from .http1 import header_list
 from .rules import Headers, Transaction
+from .rules.context import host_name
 
 if TYPE_CHECKING:
     from .rulehooks import ClientSide
+
+
+_HOST_NAMES: dict[bytes, str] = {}  # a request head's Host -> its host_name (no decoding the same few again)
 
 
 def _latin(b: bytes) -> str:
@@ -73,6 +77,20 @@ class HttpTransaction(Transaction):
         head = self._head
         return Headers((_latin(n), _latin(v)) for n, v in header_list(head)) if head is not None else Headers()
 
+    def host_name(self) -> str:
+        if self._request_headers is None:  # no rule changed the headers: the parsed head's Host, by its bytes
+            head = self._head
+            if head is not None:
+                raw = head.host
+                name = _HOST_NAMES.get(raw)
+                if name is None:
+                    name = host_name(raw.decode("latin-1"))
+                    if len(_HOST_NAMES) >= 1024:
+                        _HOST_NAMES.clear()
+                    _HOST_NAMES[raw] = name
+                return name
+        return host_name(self.host_header() or "")
+
     def host_header(self) -> str | None:
         if self._request_headers is None and self._head is not None:
             host = self._head.host
@@ -90,6 +108,7 @@ def new_http_transaction(side: ClientSide, started: float, head, path: str, quer
     tx._side = side
     tx._started = started
     tx._head = head
+    tx._request_headers = None  # (in the instance: read faster than the class's default)
     tx.path = path
     if query:
         tx.query = query

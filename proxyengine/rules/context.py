@@ -132,6 +132,25 @@ class LocalResponse:
     body: bytes
 
 
+_HOST_NAMES: dict[str, str] = {}  # Host header -> its host_name (the same few, again and again)
+
+
+def host_name(raw: str) -> str:
+    """A Host header's host, lower case, without its port (an IPv6 literal keeps its brackets)."""
+    name = _HOST_NAMES.get(raw)
+    if name is None:
+        host = raw.strip().lower()
+        if host.startswith("["):
+            end = host.find("]")
+            name = host[: end + 1] if end > 0 else host
+        else:
+            name = host.split(":", 1)[0]
+        if len(_HOST_NAMES) >= 1024:
+            _HOST_NAMES.clear()
+        _HOST_NAMES[raw] = name
+    return name
+
+
 class Effect:
     """A Transaction field the engine must act on when a rule sets it (connection.discard, http.sendResponse,
     rate.use, ...): setting it also sets the transaction's ``effects``, so after the rules the engine reads these
@@ -287,6 +306,10 @@ class Transaction:
     def host_header(self) -> str | None:
         """The request's Host header (the engine's HTTP transaction answers from the raw request head)."""
         return self.request_headers.get("Host")
+
+    def host_name(self) -> str:
+        """What http.getHostHeader answers: the Host header's host, lower case, without its port."""
+        return host_name(self.host_header() or "")
 
     def apply_pending_response_headers(self, headers: Headers) -> None:
         """Apply response-header edits that request rules made before there was a response."""

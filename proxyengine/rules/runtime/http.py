@@ -177,24 +177,9 @@ def http_getHeader(c: RunContext, name) -> str:
     return values[0] if len(values) == 1 else ", ".join(values)
 
 
-_HOST_NAMES: dict[str, str] = {}  # Host header -> what http.getHostHeader answers (the same few, again and again)
-
-
 @builtin("http.getHostHeader", ctx=True)
 def http_getHostHeader(c: RunContext) -> str:
-    raw = c.tx.host_header() or ""
-    name = _HOST_NAMES.get(raw)
-    if name is None:
-        host = raw.strip().lower()
-        if host.startswith("["):
-            end = host.find("]")
-            name = host[: end + 1] if end > 0 else host
-        else:
-            name = host.split(":", 1)[0]
-        if len(_HOST_NAMES) >= 1024:
-            _HOST_NAMES.clear()
-        _HOST_NAMES[raw] = name
-    return name
+    return c.tx.host_name()
 
 
 @builtin("http.headerExists", ctx=True)
