@@ -8,7 +8,8 @@ from .http cimport Exchange, HttpClientProtocol
 from .http1 cimport find_byte
 
 cdef class ClientSide:
-    cdef public object vs, transport, remote_ip, connection_data
+    cdef public object vs, transport, remote_ip, connection_data, state
+    cdef public dict pools
     cdef public str vs_name
     cdef public Py_ssize_t remote_port, local_port
 
@@ -19,5 +20,5 @@ cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
 cpdef bint _apply_routing(engine, tx, target) except -1
 cpdef _use_pool(engine, tx, target)
-@cython.locals(pools=dict)
+@cython.locals(pools=dict, side=ClientSide)
 cpdef _run_request(HttpClientProtocol client, Exchange ex)

@@ -45,6 +45,9 @@ class ClientSide:
     holds the transaction: no cycle."""
 
     def __init__(self, client, vs) -> None:
+        engine = client.engine
+        self.state = engine.rule_state
+        self.pools = engine.pools  # the configuration's, as the virtual server's (a reload makes both anew)
         self.vs = vs
         self.vs_name = vs.name
         self.transport = client.transport
@@ -191,10 +194,11 @@ def _apply_routing(engine, tx: Transaction, target) -> bool:
 
 def _run_request(client, ex) -> str | None:
     engine = client.engine
-    state = engine.rule_state
+    side = client.rule_side
+    state = side.state
     vs = ex.vs
     tx = ex.tx
-    body_in = tx.request_body
+    body_in = tx.request_body if ex.settings.request_rules_read_body else None  # (None unless it was read)
     for rule in ex.settings.request_rules:
         rule.run(tx, state)  # phase="request", its default: a keyword argument costs compiled code a dict per call
         if tx.finished:
@@ -202,7 +206,7 @@ def _run_request(client, ex) -> str | None:
     if not tx.effects:  # the rules chose a pool (or nothing): no other field to read
         name = tx.pool
         if name:
-            pools = engine.pools
+            pools = side.pools
             ex.pool = pools.get(name)
             if ex.pool is not None and tx.node:
                 _use_pool(engine, tx, ex)  # pool.use(pool, host, port): only that node
