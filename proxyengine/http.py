@@ -699,7 +699,7 @@ class HttpClientProtocol(ReadPauses):
                 reply_time = ex.tx.max_reply_time or reply_time
             # one lazily re-armed timer per client connection, not a call_later and cancel per request
             # (only the head of the pipeline waits for a node)
-            deadline = self.loop.time() + reply_time
+            deadline = ex.sent_at + reply_time  # (time.monotonic() is the event loop's clock)
             ex.reply_timer = ARMED
             self.reply_ex, self.reply_deadline = ex, deadline
             if self.reply_handle is None or self.reply_when > deadline:
@@ -1316,8 +1316,9 @@ class HttpNodeProtocol(ReadPauses):
         (as HAProxy purges idle server connections gradually): closing at once whatever is over the limit
         made a bursty load close and reopen node connections all the time (a third of the requests at 200
         client connections opened one). Only IDLE_CEILING times the limit is refused at once."""
-        if (self.transport is None or self.transport.is_closing() or len(self.node.idle) >= max_idle * IDLE_CEILING
-                or self.resp is not None or self.buf):  # fmt: skip
+        # (a transport closing meanwhile is found by _connect_node, which checks before it reuses a connection)
+        if (self.transport is None or len(self.node.idle) >= max_idle * IDLE_CEILING or self.resp is not None
+                or self.buf):  # fmt: skip
             self.close()
             return
         self.status = 0
