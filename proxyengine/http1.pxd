@@ -1,6 +1,5 @@
 cimport cython
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 cdef extern from "string.h":
     const void *memchr(const void *s, int c, size_t n)
@@ -26,15 +25,15 @@ cdef class ResponseHead:
 cdef bint COMPILED
 cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES, LOWER_BYTES
 cdef unsigned long long ONES, SPACES, DELS, TOPS
-cdef dict NAME_SHAPES
+cdef dict NAME_SHAPES, NAME_LISTS
 cdef Py_ssize_t LONGEST_FIELD
 cdef dict _TOKENS
 cdef set _GOOD_HOSTS
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
                p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',
-               shapes='const unsigned char*', lower='const unsigned char*', q='unsigned char*', k=Py_ssize_t,
-               name=bytes, w='unsigned long long', x='unsigned long long')
+               shapes='const unsigned char*', lower='const unsigned char*', q='const unsigned char*', k=Py_ssize_t,
+               name=bytes, w='unsigned long long', x='unsigned long long', slot=int, candidates=tuple)
 cpdef list scan_fields(bytes block, frozenset names, int status)
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, method_end=Py_ssize_t, target_end=Py_ssize_t, major=int, dot=int,
                minor=int, p='const unsigned char*', token='const unsigned char*',

@@ -40,16 +40,22 @@ RESPONSE_FIELDS = frozenset((b"content-length", b"connection", b"transfer-encodi
 LONGEST_FIELD = max(map(len, REQUEST_FIELDS | RESPONSE_FIELDS))
 
 
-def _name_shapes(names: frozenset[bytes]) -> bytes:
-    """A table, by length * 256 + first byte (letters in lower case), of the names that might be in ``names``: the
-    compiled scan looks at a field name closely only when its shape is in the table."""
+def _name_shapes(names: frozenset[bytes]) -> tuple[bytes, tuple[bytes, ...]]:
+    """A table, by length * 256 + first byte (letters in lower case), of which name of ``names`` a field name of that
+    shape might be (its index in the tuple returned with the table, plus one; 0 for none): the compiled scan compares a
+    field name with that one name only, and takes the name from the tuple (no bytes made, none hashed)."""
     table = bytearray((LONGEST_FIELD + 1) * 256)
-    for name in names:
-        table[len(name) * 256 + name[0]] = 1
-    return bytes(table)
+    ordered = tuple(sorted(names))
+    for i, name in enumerate(ordered):
+        slot = len(name) * 256 + name[0]
+        if table[slot]:
+            raise ValueError(f"two interesting field names of one shape: {name!r}, {ordered[table[slot] - 1]!r}")
+        table[slot] = i + 1
+    return bytes(table), ordered
 
 
-NAME_SHAPES = {names: _name_shapes(names) for names in (REQUEST_FIELDS, RESPONSE_FIELDS)}
+NAME_SHAPES = {names: _name_shapes(names)[0] for names in (REQUEST_FIELDS, RESPONSE_FIELDS)}
+NAME_LISTS = {names: _name_shapes(names)[1] for names in (REQUEST_FIELDS, RESPONSE_FIELDS)}
 # the same, found by regular expression in the lower-cased block, for the .py module (findall, then a find for each
 # one found: match objects from finditer cost more than the rest of the scan)
 _NAME_PATTERNS = {
@@ -162,6 +168,7 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
     p = block  # compiled: a C pointer to the bytes (http1.pxd), so no bounds checks per byte
     token, value, lower = TOKEN_BYTES, VALUE_BYTES, LOWER_BYTES
     shapes = NAME_SHAPES[names]
+    candidates = NAME_LISTS[names]
     fields = []
     i = 0
     w = 0  # compiled: eight bytes of a value as a word (http1.pxd)
@@ -189,13 +196,14 @@ def scan_fields(block: bytes, names: frozenset[bytes], status: int) -> list[tupl
             i += 1
         if i + 1 >= n or p[i] != 13 or p[i + 1] != 10:  # a bare CR or LF, a control character, the end
             raise HttpError(status, "malformed header field")
-        if colon - start <= LONGEST_FIELD and shapes[(colon - start) * 256 + (p[start] | 0x20)]:
-            # compiled: a new bytes filled in lower case from the pointer (bytes.lower() is a method call)
-            name = PyBytes_FromStringAndSize(cython.NULL, colon - start)  # noqa: F821 (C, http1.pxd)
-            q = cython.cast("unsigned char*", PyBytes_AS_STRING(name))  # noqa: F821 (C, http1.pxd)
-            for k in range(colon - start):
-                q[k] = lower[p[start + k]]
-            if name in names:
+        slot = shapes[(colon - start) * 256 + (p[start] | 0x20)] if colon - start <= LONGEST_FIELD else 0
+        if slot:  # the one name of ``names`` of this shape: compared in lower case, byte by byte
+            name = candidates[slot - 1]
+            q = name  # compiled: a C pointer (http1.pxd)
+            k = 1
+            while k < colon - start and lower[p[start + k]] == q[k]:
+                k += 1
+            if k == colon - start:
                 v, e = colon + 1, i  # the value without the whitespace around it
                 while v < e and (p[v] == 32 or p[v] == 9):
                     v += 1
