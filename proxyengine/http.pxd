@@ -9,6 +9,7 @@ from .stats cimport Stats
 from . cimport rulehooks
 
 cdef dict REASONS, STATUS_LINES
+cdef frozenset IDEMPOTENT
 
 cdef class HttpNodeProtocol
 
@@ -29,7 +30,8 @@ cdef class Exchange:
 
 cdef class HttpClientProtocol(ReadPauses):
     cdef public object engine, loop, listener, vs, limits, client_ip, _local_ip, client_ip_bytes
-    cdef public object forwarded_proto, exchanges, wbuf, nbuf, tunnel, idle_timer, idle_deadline, reply_handle
+    cdef public list wbuf, nbuf
+    cdef public object forwarded_proto, exchanges, tunnel, idle_timer, idle_deadline, reply_handle
     cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer, rule_side
     cdef public VsStats counters  # the virtual server's (vs.stats)
     cdef public VsSettings settings  # the virtual server's (vs.settings)
@@ -38,7 +40,7 @@ cdef class HttpClientProtocol(ReadPauses):
     cdef public Py_ssize_t client_port, local_port, body_left
     cdef public double reply_when, reply_deadline, body_deadline
 
-    @cython.locals(ex=Exchange, last=Exchange)
+    @cython.locals(ex=Exchange, last=Exchange, pos=Py_ssize_t, n=Py_ssize_t, end=Py_ssize_t, take=Py_ssize_t)
     cpdef _consume(self, bytes data)
     cpdef _new_exchange(self, RequestHead r)
     cpdef _message_complete(self, Exchange ex)
@@ -77,7 +79,7 @@ cdef class HttpNodeProtocol(ReadPauses):
     cdef public Py_ssize_t status, body_left
     cdef public double idle_since
 
-    @cython.locals(hc=HttpClientProtocol)
+    @cython.locals(hc=HttpClientProtocol, pos=Py_ssize_t, n=Py_ssize_t, end=Py_ssize_t, take=Py_ssize_t)
     cpdef _consume(self, bytes data)
     @cython.locals(hc=HttpClientProtocol)
     cpdef _complete(self, client, Exchange ex, bint keepalive)

@@ -23,6 +23,7 @@ cdef class ResponseHead:
     cdef public frozenset tokens
 
 cdef bint COMPILED
+cdef bytes GET
 cdef bytes TOKEN_BYTES, TARGET_BYTES, VALUE_BYTES, LOWER_BYTES
 cdef unsigned long long ONES, SPACES, DELS, TOPS
 cdef dict NAME_SHAPES, NAME_LISTS

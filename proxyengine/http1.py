@@ -124,6 +124,7 @@ def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
 
 
 NO_TOKENS: frozenset[bytes] = frozenset()
+GET = b"GET"
 
 
 class RequestHead:
@@ -354,7 +355,11 @@ def request_line(line: bytes) -> tuple[bytes, bytes, int, int] | None:
     major, dot, minor = p[n - 3], p[n - 2], p[n - 1]
     if not (48 <= major <= 57 and dot == 46 and 48 <= minor <= 57):
         return None
-    return p[:method_end], p[method_end + 1 : target_end], major, minor
+    if method_end == 3 and p[0] == 71 and p[1] == 69 and p[2] == 84:  # "GET": the one object (its hash kept)
+        method = GET
+    else:
+        method = p[:method_end]
+    return method, p[method_end + 1 : target_end], major, minor
 
 
 def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
