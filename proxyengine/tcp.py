@@ -57,6 +57,8 @@ class TcpClientProtocol(_Side):
         self.loop = engine.loop
         self.listener = listener
         self.vs = listener.vs
+        self.counters = listener.vs.stats  # counted into per read (the virtual server's attributes are properties)
+        self.response_rules = listener.vs.response_rules
         # per-connection
         self.pending: list[bytes] = []
         self.pool: Pool | None = None
@@ -155,13 +157,13 @@ class TcpClientProtocol(_Side):
         if data:
             self.transport.write(data)
             self.bytes_out += len(data)
-            self.vs.stats.bytes_out += len(data)
+            self.counters.bytes_out += len(data)
         self.close()
 
     def data_received(self, data):
         n = len(data)
         self.bytes_in += n
-        self.vs.stats.bytes_in += n
+        self.counters.bytes_in += n
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.write(data)
@@ -369,7 +371,7 @@ class TcpNodeProtocol(_Side):
         client = self.client
         n = len(data)
         client.bytes_out += n
-        client.vs.stats.bytes_out += n
+        client.counters.bytes_out += n
         node = client.node
         if node is not None:
             node.bytes_from_node += n
@@ -377,7 +379,7 @@ class TcpNodeProtocol(_Side):
             return
         if client.hello_persistence is not None:
             client._server_hello(data)
-        if client.vs.response_rules:
+        if client.response_rules:
             data, close = run_generic_response_rules(client, data)
             if data is None:
                 client.transport.abort()
