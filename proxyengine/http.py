@@ -15,6 +15,7 @@ from collections import deque
 from functools import partial
 
 from . import rulehooks  # the module, not its functions: compiled, it imports this one first (rulehooks.pxd)
+from .clock import monotonic
 from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
@@ -144,7 +145,7 @@ class Exchange:
         self.body_buf: list[bytes] = []
         self.sent: list[bytes] | None = []
         self.tried: set[str] = set()
-        self.started = time.monotonic()
+        self.started = monotonic()
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -692,7 +693,7 @@ class HttpClientProtocol(ReadPauses):
             self._request_sent(ex)
 
     def _request_sent(self, ex: Exchange) -> None:
-        ex.sent_at = time.monotonic()
+        ex.sent_at = monotonic()
         if ex.reply_timer is None and not ex.response_started:
             reply_time = ex.pool.max_reply_time
             if ex.tx is not None:
@@ -1024,7 +1025,7 @@ class HttpClientProtocol(ReadPauses):
             self.wbuf.append(b"0\r\n\r\n")
         node = ex.node
         if node is not None:
-            node.record_response_time(time.monotonic() - (ex.sent_at or ex.started))
+            node.record_response_time(monotonic() - (ex.sent_at or ex.started))
         reusable = node_keepalive and ex.complete and not ex.resp_until_close and self._node_keepalive(ex)
         self._drop_node(ex, reusable=reusable)
         self._exchange_done(ex)

@@ -1,5 +1,6 @@
 cimport cython
 
+from .clock cimport monotonic
 from .http cimport Exchange, HttpClientProtocol
 from .settings cimport VsSettings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from .clock import monotonic
 from .counters import VS_COUNTERS, VsStats  # noqa: F401 (VsStats: where the engine gets it)
 from .pools import ALGORITHM_STAT_NAMES
 
@@ -37,7 +38,7 @@ class Stats:
             self.next_id += 1
             self.recent.append((vs.name, pool.name if pool is not None else "", ex.node_address or (
                 ex.tried and next(iter(ex.tried))) or "", client.client_ip, client.client_port, ex.method, ex.url,
-                ex.status, ex.req_bytes, ex.resp_bytes, ex.started, time.monotonic()))  # fmt: skip
+                ex.status, ex.req_bytes, ex.resp_bytes, ex.started, monotonic()))  # fmt: skip
         if vs.access_log is not None and (ex.tx is None or ex.tx.log_enabled):  # request.setLogEnabled(0)
             vs.access_log.add(client, ex)
 
