@@ -47,10 +47,10 @@ cpdef int status_line(bytes head, Py_ssize_t eol)
 cpdef RequestHead parse_request(bytes head, object limits=*)
 @cython.locals(eol=Py_ssize_t, n=Py_ssize_t, p='const unsigned char*')
 cpdef ResponseHead parse_response(bytes head, bytes request_method)
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
 cpdef Py_ssize_t head_end(bytes buf) except -2
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
 cpdef Py_ssize_t line_end(bytes buf) except -2
+@cython.locals(n=Py_ssize_t, i=Py_ssize_t, need=Py_ssize_t, p='const unsigned char*', q='const unsigned char*')
+cdef Py_ssize_t _crlf(bytes buf, bint blank) except -2
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, d=int, value='long long', p='const unsigned char*')
 cpdef long long decimal(bytes v) except -2
 cpdef frozenset connection_tokens(bytes value)

@@ -235,33 +235,28 @@ def head_end(buf: bytes) -> int:
     at: bench/instructions.py counted bytes.find's method call and search at ~1k instructions per head."""
     if not COMPILED:
         return buf.find(b"\r\n\r\n")
-    n = len(buf)
-    p = buf  # compiled: a C pointer (http1.pxd)
-    i = 0
-    while i + 3 < n:
-        q = cython.cast("const unsigned char*", memchr(p + i, 13, n - 3 - i))  # noqa: F821 (C, http1.pxd)
-        if q == cython.NULL:
-            return -1
-        i = q - p
-        if p[i + 1] == 10 and p[i + 2] == 13 and p[i + 3] == 10:
-            return i
-        i += 1
-    return -1
+    return _crlf(buf, True)
 
 
 def line_end(buf: bytes) -> int:
     """The offset of the first CRLF in ``buf``, or -1 (compiled, memchr for each CR: no bytes.find method call)."""
     if not COMPILED:
         return buf.find(b"\r\n")
+    return _crlf(buf, False)
+
+
+def _crlf(buf: bytes, blank: bool) -> int:
+    """Compiled only: the offset of the first CRLF in ``buf`` (with ``blank``, of the first CRLF CRLF), or -1."""
     n = len(buf)
-    p = buf  # compiled: a C pointer (http1.pxd)
+    p = buf  # a C pointer (http1.pxd)
+    need = 4 if blank else 2
     i = 0
-    while i + 1 < n:
-        q = cython.cast("const unsigned char*", memchr(p + i, 13, n - 1 - i))  # noqa: F821 (C, http1.pxd)
+    while i + need <= n:
+        q = cython.cast("const unsigned char*", memchr(p + i, 13, n - need + 1 - i))  # noqa: F821 (C, http1.pxd)
         if q == cython.NULL:
             return -1
         i = q - p
-        if p[i + 1] == 10:
+        if p[i + 1] == 10 and (not blank or (p[i + 2] == 13 and p[i + 3] == 10)):
             return i
         i += 1
     return -1
