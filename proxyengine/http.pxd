@@ -1,6 +1,6 @@
 cimport cython
 
-from .clock cimport monotonic
+from .clock cimport monotonic, wall
 from .counters cimport VsStats
 from .flow cimport ReadPauses
 from .http1 cimport RequestHead, ResponseHead, head_end, parse_request, parse_response

@@ -15,7 +15,7 @@ from collections import deque
 from functools import partial
 
 from . import rulehooks  # the module, not its functions: compiled, it imports this one first (rulehooks.pxd)
-from .clock import monotonic
+from .clock import monotonic, wall
 from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
@@ -547,7 +547,7 @@ class HttpClientProtocol(ReadPauses):
             vs.stats.discard += 1
             self.transport.abort()
             return
-        now = time.time()
+        now = wall()
         node = None
         if ex.attempts == 0 and ex.failovers == 0 and (pool.persistence is not None or ex.persist is not None):
             node = self._persistent_node(ex, pool, now)
