@@ -35,14 +35,17 @@ from .tls import client_context, server_context
 ListenerKey = tuple[str, str, int]
 
 
-def bind_socket(key: ListenerKey) -> socket.socket:
-    """Bind a listening socket for (kind 'tcp'|'udp', host, port); '' means every address (IPv6 and IPv4)."""
+def bind_socket(key: ListenerKey, reuseport: bool = False) -> socket.socket:
+    """Bind a listening socket for (kind 'tcp'|'udp', host, port); '' means every address (IPv6 and IPv4).
+    ``reuseport``: one of several sockets on the port, each a worker's, between which the kernel spreads connections."""
     kind, host, port = key
     family = socket.AF_INET6 if (not host and socket.has_ipv6) or ":" in host else socket.AF_INET
     stype = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
     sock = socket.socket(family, stype)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))

@@ -41,7 +41,9 @@ class Master:
         self.cfg: EngineConfig = parse_config(self.text)
         self.nworkers = workers or self.cfg.node.workers or os.cpu_count() or 1
         self.events = EventLog(self.cfg.node.log_dir, "master")
-        self.sockets: dict = {}
+        # listener key -> its sockets: one per worker for TCP with several workers (SO_REUSEPORT: the kernel spreads
+        # new connections evenly; one shared socket let the worker that woke first accept a whole burst), else one
+        self.sockets: dict[tuple, list[socket.socket]] = {}
         self.workers: dict[int, WorkerHandle] = {}
         self.sel = selectors.DefaultSelector()
         self.stopping = False
@@ -59,10 +61,29 @@ class Master:
                 out[key] = self.sockets[key]
                 continue
             try:
-                out[key] = bind_socket(key)
+                out[key] = self._bind(key)
             except OSError as e:
                 warnings.append(f"virtual server {names[0]}: cannot listen on {key[1] or '*'}:{key[2]}: {e.strerror}")
         return out, warnings
+
+    def _bind(self, key: tuple) -> list[socket.socket]:
+        if key[0] != "tcp" or self.nworkers < 2:
+            return [bind_socket(key)]
+        socks = [bind_socket(key, reuseport=True)]
+        try:
+            port = socks[0].getsockname()[1]  # (port 0: the others join the port the first one got)
+            for _ in range(self.nworkers - 1):
+                socks.append(bind_socket((key[0], key[1], port), reuseport=True))
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    @staticmethod
+    def _of_worker(sockets: dict, index: int) -> dict:
+        """Worker ``index``'s socket for each listener key (its own, or the one all share)."""
+        return {key: socks[index] if len(socks) > 1 else socks[0] for key, socks in sockets.items()}
 
     # -- workers ---------------------------------------------------------------------------------------------
 
@@ -85,7 +106,8 @@ class Master:
                 from .worker import worker_main
 
                 failures = [] if index == 0 else list(self.monitor_failures.values())
-                code = worker_main(index, child, self.text, dict(self.sockets), self.nworkers, failures)
+                code = worker_main(index, child, self.text, self._of_worker(self.sockets, index), self.nworkers,
+                                   failures)
             except BaseException:
                 import traceback
 
@@ -222,17 +244,22 @@ class Master:
             return {"ok": False, "error": str(e)}
         sockets, warnings = self._bind_for(cfg)
         new_keys = [k for k in sockets if k not in self.sockets]
-        fds = [sockets[k].fileno() for k in new_keys]
         msg = {"cmd": "reload", "text": text.decode("utf-8", "surrogateescape"), "listen": [list(k) for k in new_keys]}
-        replies = self.ask_all(msg, fds)
+        replies = []
+        for w in list(self.workers.values()):
+            own = self._of_worker(sockets, w.index)
+            replies.append(self.ask(w, msg, [own[k].fileno() for k in new_keys]))
+        self._relay_events()
         bad = [r for r in replies if not r.get("ok")]
         if bad:
             for k in new_keys:
-                sockets[k].close()
+                for sock in sockets[k]:
+                    sock.close()
             return bad[0]
-        for key, sock in self.sockets.items():
+        for key, socks in self.sockets.items():
             if key not in sockets:
-                sock.close()
+                for sock in socks:
+                    sock.close()
         self.sockets = sockets
         self.text, self.cfg = text, cfg
         self.events.log("info", "config", f"reload accepted: revision {cfg.revision}")
