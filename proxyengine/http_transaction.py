@@ -84,7 +84,7 @@ class HttpTransaction(Transaction):
                 raw = head.host
                 name = _HOST_NAMES.get(raw)
                 if name is None:
-                    name = host_name(raw.decode("latin-1"))
+                    name = host_name(_latin(raw))
                     if len(_HOST_NAMES) >= 1024:
                         _HOST_NAMES.clear()
                     _HOST_NAMES[raw] = name

@@ -156,8 +156,8 @@ class Master:
                 continue
             return reply
 
-    def ask_all(self, msg: dict, fds: list[int] = ()) -> list[dict]:
-        replies = [self.ask(w, msg, fds) for w in list(self.workers.values())]
+    def ask_all(self, msg: dict) -> list[dict]:
+        replies = [self.ask(w, msg) for w in list(self.workers.values())]
         self._relay_events()
         return replies
 

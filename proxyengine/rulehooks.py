@@ -173,7 +173,12 @@ def _use_pool(engine, tx: Transaction, target) -> None:
     """pool.use / pool.select: the pool (and with a host and port, only that node of it) onto ``target``."""
     pool = target.pool = engine.pools.get(tx.pool)
     if pool is not None and tx.node:  # pool.use(pool, host, port): only that node
-        target.tried = {n.address for n in pool.nodes if n.address != tx.node}
+        target.tried = _all_but(pool, tx.node)
+
+
+def _all_but(pool, node: str) -> set[str]:
+    """The addresses of ``pool``'s nodes other than ``node`` (marked tried, so only that one is chosen)."""
+    return {n.address for n in pool.nodes if n.address != node}
 
 
 def _apply_routing(engine, tx: Transaction, target) -> bool:
@@ -208,8 +213,8 @@ def _run_request(client, ex) -> str | None:
         if name:
             pools = side.pools
             ex.pool = pools.get(name)
-            if ex.pool is not None and tx.node:
-                _use_pool(engine, tx, ex)  # pool.use(pool, host, port): only that node
+            if ex.pool is not None and tx.node:  # pool.use(pool, host, port): only that node
+                ex.tried = _all_but(ex.pool, tx.node)
         return None
     if _ended_by_rules(client, ex, tx, state, vs):
         return "done"
@@ -403,7 +408,7 @@ def _run_response(engine, tx: Transaction, rules) -> None:
     state = engine.rule_state
     for rule in rules:
         rule.run(tx, state, phase="response")
-        if tx.finished or tx.errors:
+        if tx.finished:  # (an aborted rule finishes the transaction too)
             break
 
 
@@ -606,7 +611,7 @@ def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
         rule.run(tx, state, phase="request")
         if not final and tx.rule_vars.get(NEEDS_MORE_DATA):
             return "wait"  # thrown away: nothing it did is honoured, its log lines are not written
-        if tx.finished or tx.errors:
+        if tx.finished:  # (an aborted rule finishes the transaction too)
             break
     client.tx = tx
     if _ended_by_rules(client, None, tx, state, vs):  # a generic connection: no protocol to answer in, closed
@@ -650,7 +655,7 @@ def run_generic_response_rules(client, data: bytes) -> tuple[bytes | None, bool]
     tx.node = client.node.address if client.node is not None else None
     for rule in client.vs.response_rules:
         rule.run(tx, state, phase="response")
-        if tx.finished or tx.errors:
+        if tx.finished:  # (an aborted rule finishes the transaction too)
             break
     failed = bool(tx.errors)
     if failed or tx.logs or state.events:
