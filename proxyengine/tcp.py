@@ -24,8 +24,9 @@ FIRST_DATA_PROTOCOLS = ("client_first", "ssl")  # with request rules, these wait
 BULK_WRITE_HIGH = 1 << 20  # PERFORMANCE-NOTES: 64 KiB made bulk transfers pause constantly
 
 
-class _Side(ReadPauses, asyncio.Protocol):
-    """One socket of a proxied pair; ``peer`` is the other side."""
+class _Side(ReadPauses):
+    """One socket of a proxied pair; ``peer`` is the other side. (Compiled, a cdef class: it cannot also derive
+    from asyncio.Protocol, which the event loop does not need; see tcp.pxd.)"""
 
     def __init__(self):
         self.transport: asyncio.Transport | None = None
@@ -85,6 +86,7 @@ class TcpClientProtocol(_Side):
         self.persist_key: str | None = None
         # ssl persistence on SSL pass-through: the class to record the session the node's ServerHello names in
         self.hello_persistence = None
+        self._node_addr = ""  # the node connected to, for the connection's log line
 
     def connection_made(self, transport):
         self.transport = transport
@@ -212,8 +214,6 @@ class TcpClientProtocol(_Side):
                                           self.pool.name if self.pool else "",
                                           self._node_addr, self.bytes_in, self.bytes_out, self.started,
                                           log=self.tx is None or self.tx.log_enabled)
-
-    _node_addr = ""
 
     def _throttle(self, n: int, source: _Side) -> None:
         if self.throttle is None and self.engine.license_bucket is None:
