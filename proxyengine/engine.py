@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import ssl
+import sys
 import time
 
 from . import stats as stats_mod
@@ -244,7 +245,7 @@ class Engine:
             for node in pool.nodes:
                 override = self.node_overrides.get((name, node.address))
                 if override:
-                    node.state = override
+                    node.state = sys.intern(override)
         # rules, compiled once per load
         compiled = {}
         rule_errors = {}
@@ -510,7 +511,7 @@ class Engine:
         state = msg.get("state")
         if state not in ("active", "draining", "disabled"):
             return {"ok": False, "error": "state must be active, draining or disabled"}
-        node.state = state
+        node.state = sys.intern(state)
         self.node_overrides[(pool.name, node.address)] = state
         if state == "disabled":
             node.close_idle()

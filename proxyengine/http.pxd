@@ -11,6 +11,8 @@ from . cimport rulehooks
 
 cdef dict REASONS, STATUS_LINES
 cdef frozenset IDEMPOTENT
+cdef bytes METHOD_GET  # http1.GET, the one object every GET request line gives
+
 
 cdef class HttpNodeProtocol
 
@@ -24,7 +26,7 @@ cdef class Exchange:
     cdef public object sent, tried, response_rules
     cdef public bint headers_changed, keep_alive, upgrade, chunked, expect_continue, complete, held
     cdef public bint waiter_active, persist_new, close_after, dead, response_started, response_done
-    cdef public bint resp_chunked_out, resp_chunked_in, resp_until_close, head_only
+    cdef public bint resp_chunked_out, resp_chunked_in, resp_until_close, head_only, http10
     cdef public Py_ssize_t content_length, body_buf_size, sent_size, attempts, failovers, last_error, status
     cdef public Py_ssize_t req_bytes, resp_bytes, resp_head_bytes
     cdef public double started, sent_at

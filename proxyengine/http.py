@@ -19,6 +19,7 @@ from .clock import monotonic, wall
 from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
+    METHOD_GET,
     ChunkedReader,
     HttpError,
     RequestHead,
@@ -28,7 +29,7 @@ from .http1 import (
     parse_request,
     parse_response,
 )
-from .pools import DISCARD_POOL, Node, Pool
+from .pools import Node, Pool
 
 IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
 HOP_BY_HOP = frozenset(
@@ -100,6 +101,7 @@ class Exchange:
         self._headers = None
         self.headers_changed = False
         self.version = "1.1"
+        self.http10 = False
         self.keep_alive = True
         self.upgrade = False
         self.chunked = False
@@ -345,6 +347,7 @@ class HttpClientProtocol(ReadPauses):
         ex.method = r.method
         ex.url = r.target
         ex.version = r.version
+        ex.http10 = r.http10  # (HTTP/1.0 and 1.1 are the versions a request may have)
         ex.keep_alive = r.keep_alive
         if r.upgrade:
             ex.upgrade = True
@@ -542,7 +545,7 @@ class HttpClientProtocol(ReadPauses):
 
     def _dispatch(self, ex: Exchange) -> None:
         pool = ex.pool
-        if pool.name == DISCARD_POOL:
+        if pool.discard:
             vs = ex.vs
             vs.stats.discard += 1
             self.transport.abort()
@@ -812,7 +815,7 @@ class HttpClientProtocol(ReadPauses):
 
     def _node_keepalive(self, ex: Exchange) -> bool:
         pool = ex.pool
-        return pool.keepalive and (ex.method in IDEMPOTENT or pool.keepalive_non_idempotent)
+        return pool.keepalive and (ex.method is METHOD_GET or ex.method in IDEMPOTENT or pool.keepalive_non_idempotent)
 
     # -- failures -----------------------------------------------------------------------------------------------
 
@@ -944,10 +947,10 @@ class HttpClientProtocol(ReadPauses):
         keep = self._client_keepalive(ex) and ex.complete and not upgrade
         if not no_body and r.until_close:
             ex.resp_until_close = True  # the node frames the body by closing its connection
-            if ex.version != "1.1":
+            if ex.http10:
                 keep = False
         if r.chunked and not no_body:
-            if ex.version == "1.1":
+            if not ex.http10:
                 ex.resp_chunked_in = True
             else:  # an HTTP/1.0 client knows no chunks: the data alone, and the end of the body is a close
                 conn.chunks.decode = True
@@ -986,7 +989,7 @@ class HttpClientProtocol(ReadPauses):
             if not keep:
                 ex.close_after = True
                 parts.append(b"Connection: close\r\n")
-            elif ex.version == "1.0":
+            elif ex.http10:
                 parts.append(b"Connection: keep-alive\r\n")
         parts.append(b"\r\n")
         head = b"".join(parts)

@@ -10,7 +10,7 @@ cdef class RequestHead:
     cdef public str version
     cdef public list fields
     cdef public Py_ssize_t content_length
-    cdef public bint chunked, keep_alive, expect_continue
+    cdef public bint chunked, keep_alive, expect_continue, http10
     cdef public frozenset tokens
 
 cdef class ResponseHead:

@@ -125,6 +125,7 @@ def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
 
 NO_TOKENS: frozenset[bytes] = frozenset()
 GET = b"GET"
+METHOD_GET = GET  # the same object, importable (GET is a C variable compiled)
 
 
 class RequestHead:
@@ -135,6 +136,7 @@ class RequestHead:
         self.method = b"GET"
         self.target = b"/"
         self.version = "1.1"
+        self.http10 = False
         self.block = b"\r\n"
         self.fields = []  # (start, end, lower name, value) of INTERESTING lines
         self.host = b""
@@ -382,6 +384,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     if major != 49:  # "1"
         raise HttpError(505, "HTTP version not supported")
     r.method, r.version = method, "1.1" if minor != 48 else "1.0"
+    r.http10 = minor == 48
     block = p[eol + 2 : n]
     if not small:
         if len(target) > limits.max_url_length:

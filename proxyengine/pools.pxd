@@ -45,7 +45,7 @@ cdef class Pool:
     cdef public object ssl_context
     cdef public Py_ssize_t total_conn, bytes_in, bytes_out, queue_timeouts, queued_total, session_migrated
     cdef public double max_queue_time, queue_time_sum
-    cdef public bint priority_enabled, keepalive, keepalive_non_idempotent
+    cdef public bint priority_enabled, keepalive, keepalive_non_idempotent, discard
     cdef public Py_ssize_t max_connections_per_node, max_idle_connections_pernode
     cdef public double max_reply_time
 

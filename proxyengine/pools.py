@@ -7,6 +7,7 @@ tested without a network. Counters are plain integer fields, summed when statist
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections import deque
 
@@ -25,7 +26,7 @@ class Node:
         self.port = entry.port
         self.weight = entry.weight
         self.priority = entry.priority
-        self.state = entry.state
+        self.state = sys.intern(entry.state)  # interned: candidates() compares it with "active" per request
         self.monitor_failed: set[str] = set()
         self.passive_failed_until = 0.0
         self.connect_failures = 0
@@ -72,7 +73,7 @@ class Node:
         """A reload kept this node: take the new configured fields, keep health, counters and connections."""
         self.weight = entry.weight
         self.priority = entry.priority
-        self.state = entry.state
+        self.state = sys.intern(entry.state)
 
     def close_idle(self) -> None:
         idle, self.idle = self.idle, []
@@ -237,6 +238,7 @@ class Pool:
     def __init__(self, cfg: PoolConfig, rng: random.Random | None = None, old: Pool | None = None):
         self.cfg = cfg
         self.name = cfg.name
+        self.discard = cfg.name == DISCARD_POOL
         # what every request reads, copied from cfg (compiled: typed fields of the struct, not attribute lookups)
         self.priority_enabled = cfg.priority_enabled
         self.max_connections_per_node = cfg.max_connections_per_node

@@ -88,8 +88,8 @@ def new_transaction(client, ex) -> Transaction:
             _METHODS[ex.method] = method
     if method != "GET":
         tx.method = method
-    if ex.version != "1.1":
-        tx.http_version = "HTTP/" + ex.version
+    if ex.http10:
+        tx.http_version = "HTTP/1.0"
     if ex.attempts > 1:
         tx.retries = ex.attempts - 1
     return tx

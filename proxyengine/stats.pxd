@@ -4,8 +4,11 @@ from .clock cimport monotonic
 from .http cimport Exchange, HttpClientProtocol
 from .settings cimport VsSettings
 
+cdef Py_ssize_t RECENT_LIMIT
+
 cdef class Stats:
-    cdef public object engine, recent, per_second, _last
+    cdef public list recent
+    cdef public object engine, per_second, _last
     cdef public long long total_requests, total_conn, next_id
 
     @cython.locals(vs=VsSettings)

@@ -232,7 +232,7 @@ class TcpClientProtocol(_Side):
         if pool is None:
             self.close()
             return
-        if pool.name == DISCARD_POOL:
+        if pool.discard:
             self.vs.stats.discard += 1
             self.transport.abort()
             return
