@@ -27,6 +27,7 @@ from .http import HttpClientProtocol, sweep_idle
 from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
 from .pools import DISCARD_POOL, Pool
+from .rulehooks import configure_route_memo
 from .rules import EngineState, PoolInfo, RuleCompileError, compile_rule
 from .settings import VsSettings
 from .stats import VsStats
@@ -358,6 +359,7 @@ class Engine:
         vs.request_rules = [compiled[r] for r in vc.request_rules]
         vs.request_rules_read_body = any(rule.needs_request_body for rule in vs.request_rules)
         vs.response_rules = [compiled[r] for r in vc.response_rules]
+        configure_route_memo(vs.settings)
         if not vs.pool and not vs.request_rules:
             return "no pool"
         if vc.bandwidth_class:

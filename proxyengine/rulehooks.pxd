@@ -6,6 +6,7 @@ cdef dict _METHODS
 
 from .http cimport Exchange, HttpClientProtocol
 from .http1 cimport find_byte
+from .settings cimport VsSettings
 
 cdef class ClientSide:
     cdef public object vs, transport, remote_ip, connection_data, state
@@ -16,9 +17,13 @@ cdef class ClientSide:
 cpdef str _latin(bytes b)
 @cython.locals(side=ClientSide, q=Py_ssize_t)
 cpdef new_transaction(HttpClientProtocol client, Exchange ex)
+@cython.locals(settings=VsSettings, known=tuple)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
 cpdef bint _apply_routing(engine, tx, target) except -1
 cpdef _use_pool(engine, tx, target)
 @cython.locals(pools=dict, side=ClientSide)
-cpdef _run_request(HttpClientProtocol client, Exchange ex)
+cpdef _run_request(HttpClientProtocol client, Exchange ex, tuple key=*)
+@cython.locals(url=bytes, q=Py_ssize_t)
+cpdef tuple _route_key(Exchange ex, int inputs)
+cdef int HOST, PATH, QUERY, METHOD, PURE

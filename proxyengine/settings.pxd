@@ -9,5 +9,8 @@ cdef class VsSettings:
     cdef public bint recent_connections, request_rules_read_body, log_response_headers, retired
     cdef public Pool pool
     cdef public list request_rules, response_rules
+    cdef public int route_inputs
+    cdef public dict route_memo
+    cdef public Py_ssize_t route_memo_fills
     cdef public object access_log
     cdef public VsStats stats

@@ -32,3 +32,7 @@ class VsSettings:
         self.log_response_headers = False
         self.retired = False
         self.stats = None  # counters.VsStats
+        # the route memo (rulehooks.configure_route_memo): what pure request rules chose, by what they read
+        self.route_inputs = 0  # rules.purity's bits; 0: no memo
+        self.route_memo = None  # dict, or None
+        self.route_memo_fills = 0

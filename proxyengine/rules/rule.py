@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from .compiler import Compiled, CompileFailed, compile_ast
 from .context import EngineState, RuleError, Transaction
+from .purity import route_inputs
 from .runtime.core import RuleRuntimeError, RunContext, StopRule
 
 Phase = Literal["request", "response"]
@@ -50,6 +51,7 @@ class CompiledRule:
         "_stats",
         "_loops",
         "_captures",
+        "route_inputs",
     )
 
     def __init__(self, name: str, source: str, digest: str, compiled: Compiled) -> None:
@@ -70,6 +72,12 @@ class CompiledRule:
         self._captures = "_cap" in used  # it reads $1..$9
         self.needs_request_body = any(k.startswith(_BODY_READERS_REQUEST) for k in used)
         self.needs_response_body = any(k.startswith(_BODY_READERS_RESPONSE) for k in used)
+        # nonzero for a pure function of the request line and Host whose only effect is choosing a pool (purity.py)
+        self.route_inputs = route_inputs(compiled.python_source)
+
+    def stats_in(self, state: EngineState) -> Any:
+        """This rule's counters (RuleStats) in ``state``."""
+        return self._stats if state is self._state else state.stats_for(self.name)
 
     @property
     def python_source(self) -> str:
