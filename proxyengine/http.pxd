@@ -3,15 +3,17 @@ cimport cython
 from .clock cimport monotonic, wall
 from .counters cimport VsStats
 from .flow cimport ReadPauses
-from .http1 cimport RequestHead, ResponseHead, head_end, parse_request, parse_response
+from .http1 cimport RequestHead, ResponseHead, build_head, head_end, parse_request, parse_response
 from .pools cimport Node, Pool
 from .settings cimport VsSettings
 from .stats cimport Stats
 from . cimport rulehooks
 
 cdef dict REASONS, STATUS_LINES
+cdef tuple RESPONSE_ENDS
 cdef frozenset IDEMPOTENT
 cdef bytes METHOD_GET  # http1.GET, the one object every GET request line gives
+cdef bytes REASON_OK  # http1's one b"OK" (a status line's reason)
 
 
 cdef class HttpNodeProtocol
@@ -59,15 +61,13 @@ cdef class HttpClientProtocol(ReadPauses):
     cpdef _connect_node(self, Exchange ex, Node node, Pool pool)
     cpdef _attach(self, Exchange ex, HttpNodeProtocol conn, bint reused)
     cpdef _request_sent(self, Exchange ex)
-    @cython.locals(r=RequestHead, start=Py_ssize_t, end=Py_ssize_t, last=Py_ssize_t, block=bytes,
-                   p='const unsigned char*')
+    @cython.locals(r=RequestHead, start=Py_ssize_t, end=Py_ssize_t, cuts=list, after=tuple)
     cpdef bytes _request_head(self, Exchange ex)
-    cpdef _end_request_head(self, list parts, Exchange ex, xff, upgrade)
+    cpdef tuple _end_request_head(self, Exchange ex, xff, upgrade)
     cpdef bint _node_keepalive(self, Exchange ex)
     cpdef _drop_node(self, Exchange ex, bint reusable)
     cpdef bint _client_keepalive(self, Exchange ex)
-    @cython.locals(start=Py_ssize_t, end=Py_ssize_t, last=Py_ssize_t, block=bytes, r=ResponseHead,
-                   p='const unsigned char*')
+    @cython.locals(start=Py_ssize_t, stop=Py_ssize_t, r=ResponseHead, end=bytes, cuts=list, connection=int)
     cpdef response_head(self, Exchange ex, HttpNodeProtocol conn)
     cpdef response_body(self, Exchange ex, data)
     cpdef response_complete(self, Exchange ex, bint node_keepalive)

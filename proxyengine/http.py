@@ -20,9 +20,11 @@ from .flow import ReadPauses
 from .http1 import (
     DEFAULT_LIMITS,
     METHOD_GET,
+    REASON_OK,
     ChunkedReader,
     HttpError,
     RequestHead,
+    build_head,
     head_end,
     head_too_big,
     header_list,
@@ -48,6 +50,10 @@ REASONS = {
 }  # fmt: skip
 NO_CUT = frozenset((b"host", b"content-length"))  # interesting request fields passed on as they are
 STATUS_LINES: dict[tuple[int, bytes], bytes] = {}  # pre-rendered response status lines
+# the end of a response head sent on, by the Connection line the engine adds (none, close, keep-alive) + 3 when it
+# adds chunked framing
+RESPONSE_ENDS = tuple(te + conn + b"\r\n" for te in (b"", b"Transfer-Encoding: chunked\r\n")
+                      for conn in (b"", b"Connection: close\r\n", b"Connection: keep-alive\r\n"))  # fmt: skip
 KEEP_TOKENS = frozenset((b"close", b"keep-alive", b"upgrade"))  # Connection tokens that name no header to drop
 
 # reasons reading from the client is paused (a bitmask, so flow control and throttling do not fight)
@@ -740,11 +746,8 @@ class HttpClientProtocol(ReadPauses):
         if r is None or ex.headers_changed or not r.tokens <= KEEP_TOKENS:
             return self._request_head_rebuilt(ex)
         vs = ex.settings
-        block = r.block
-        p = block  # compiled: a C pointer, so the pieces are sliced straight from it (no slice objects)
-        parts = [ex.method, b" ", ex.url, b" HTTP/1.1\r\n"]
+        cuts = None  # the (start, end) of the lines left out
         xff = None
-        last = 0
         fields = r.fields
         absolute = fields[-1][3] if fields and fields[-1][0] < 0 else None  # an absolute-form target's authority
         for start, end, name, value in fields:
@@ -761,14 +764,13 @@ class HttpClientProtocol(ReadPauses):
                     continue
             elif name == b"x-cluster-client-ip" and not vs.add_cluster_ip:
                 continue
-            if start > last:
-                parts.append(p[last:start])
-            last = end
-        parts.append(p[last : len(block) - 2])
+            if cuts is None:
+                cuts = []
+            cuts.append((start, end))
+        after = self._end_request_head(ex, xff, r.upgrade)
         if absolute is not None:
-            parts += (b"Host: ", absolute, b"\r\n")
-        self._end_request_head(parts, ex, xff, r.upgrade)
-        return b"".join(parts)
+            after = (b"Host: ", absolute, b"\r\n", *after)
+        return build_head((ex.method, b" ", ex.url, b" HTTP/1.1\r\n"), r.block, cuts, after)
 
     def _request_head_rebuilt(self, ex: Exchange) -> bytes:
         vs = ex.settings
@@ -791,12 +793,29 @@ class HttpClientProtocol(ReadPauses):
                 continue
             lines += (name, b": ", value, b"\r\n")
         up = b"".join(v for n, v in ex.headers if n.lower() == b"upgrade") if ex.upgrade else b""
-        self._end_request_head(lines, ex, xff, up)
-        return b"".join(lines)
+        return build_head(tuple(lines), b"\r\n", None, self._end_request_head(ex, xff, up))
 
-    def _end_request_head(self, parts: list, ex: Exchange, xff: bytes | None, upgrade: bytes) -> None:
+    def _end_request_head(self, ex: Exchange, xff: bytes | None, upgrade: bytes) -> tuple:
         """The lines the engine adds after the client's own (X-Forwarded-*, framing, Connection), and the end."""
         vs = ex.settings
+        if ex.upgrade:
+            end = b"Connection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n\r\n"
+        elif not self._node_keepalive(ex):
+            end = b"Connection: close\r\n\r\n"
+        else:
+            end = b"\r\n"
+        if not (vs.add_x_forwarded_proto or ex.chunked):  # what nearly every request has: a tuple made at once
+            ip = self.client_ip_bytes
+            if vs.add_x_forwarded_for:
+                if xff:
+                    ip = xff + b", " + ip
+                if vs.add_cluster_ip:
+                    return (b"X-Forwarded-For: ", ip, b"\r\nX-Cluster-Client-Ip: ", self.client_ip_bytes, b"\r\n", end)
+                return (b"X-Forwarded-For: ", ip, b"\r\n", end)
+            if vs.add_cluster_ip:
+                return (b"X-Cluster-Client-Ip: ", ip, b"\r\n", end)
+            return (end,)
+        parts = []
         if vs.add_x_forwarded_for:
             ip = self.client_ip_bytes
             parts += (b"X-Forwarded-For: ", (xff + b", " + ip) if xff else ip, b"\r\n")
@@ -806,12 +825,8 @@ class HttpClientProtocol(ReadPauses):
             parts.append(self.forwarded_proto)
         if ex.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
-        if ex.upgrade:
-            parts += (b"Connection: Upgrade\r\nUpgrade: ", upgrade, b"\r\n\r\n")
-        elif not self._node_keepalive(ex):
-            parts.append(b"Connection: close\r\n\r\n")
-        else:
-            parts.append(b"\r\n")
+        parts.append(end)
+        return tuple(parts)
 
     def _node_keepalive(self, ex: Exchange) -> bool:
         pool = ex.pool
@@ -927,7 +942,8 @@ class HttpClientProtocol(ReadPauses):
         """Send the node's response head on: its raw block with the hop-by-hop lines cut, unless a rule or
         session persistence needs the header list."""
         if ex.reply_timer is not None:
-            ex.reply_timer.cancel()
+            if ex.reply_timer is not ARMED:  # (the shared timer finds ARMED gone: nothing to cancel)
+                ex.reply_timer.cancel()
             ex.reply_timer = None
         r = conn.resp
         ex.status = r.status
@@ -942,7 +958,7 @@ class HttpClientProtocol(ReadPauses):
             if ex.persist is not None and ex.node is not None:
                 self._persistence_on_response(ex, headers)
         status = conn.status
-        no_body = ex.method == b"HEAD" or status in (204, 304) or 100 <= status < 200
+        no_body = (ex.method is not METHOD_GET and ex.method == b"HEAD") or status in (204, 304) or 100 <= status < 200
         upgrade = status == 101 and ex.upgrade
         keep = self._client_keepalive(ex) and ex.complete and not upgrade
         if not no_body and r.until_close:
@@ -957,24 +973,33 @@ class HttpClientProtocol(ReadPauses):
                 keep = False
         ex.resp_chunked_out = not no_body and ex.resp_until_close and keep
         reason = conn.reason or REASONS.get(status, b"OK")
-        line = STATUS_LINES.get((status, reason))
+        if status == 200 and reason is REASON_OK:  # (http1 gives every "OK" as its one object)
+            line = b"HTTP/1.1 200 OK\r\n"
+        else:
+            line = STATUS_LINES.get((status, reason))
         if line is None:
             line = STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
             if len(STATUS_LINES) > 256:
                 STATUS_LINES.clear()
-        parts = [line]
+        connection = 0  # the Connection line the engine adds: none, close, keep-alive (RESPONSE_ENDS)
+        if not upgrade:
+            if not keep:
+                ex.close_after = True
+                connection = 1
+            elif ex.http10:
+                connection = 2
+        end = RESPONSE_ENDS[connection + 3 * (ex.resp_chunked_out or ex.resp_chunked_in)]
         if headers is None:
-            block = r.block
-            p = block  # compiled: a C pointer, so the pieces are sliced straight from it (no slice objects)
-            last = 0
-            for start, end, name, _ in r.fields:
+            cuts = None  # the (start, end) of the lines left out
+            for start, stop, name, _ in r.fields:
                 if name == b"content-length" or (upgrade and (name == b"upgrade" or name == b"connection")):
                     continue
-                if start > last:
-                    parts.append(p[last:start])
-                last = end
-            parts.append(p[last : len(block) - 2])
+                if cuts is None:
+                    cuts = []
+                cuts.append((start, stop))
+            head = build_head((line,), r.block, cuts, (end,))
         else:
+            parts = [line]
             drop = connection_tokens(headers)
             for name, value in headers:
                 ln = name.lower()
@@ -983,16 +1008,8 @@ class HttpClientProtocol(ReadPauses):
                 if ln == b"content-length" and r.chunked:
                     continue
                 parts += (name, b": ", value, b"\r\n")
-        if ex.resp_chunked_out or ex.resp_chunked_in:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
-        if not upgrade:
-            if not keep:
-                ex.close_after = True
-                parts.append(b"Connection: close\r\n")
-            elif ex.http10:
-                parts.append(b"Connection: keep-alive\r\n")
-        parts.append(b"\r\n")
-        head = b"".join(parts)
+            parts.append(end)
+            head = b"".join(parts)
         ex.resp_bytes += len(head)
         ex.resp_head_bytes = len(head)
         if ex.settings.log_response_headers:

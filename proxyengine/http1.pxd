@@ -5,6 +5,10 @@ cdef extern from "string.h":
     const void *memchr(const void *s, int c, size_t n)
     void *memcpy(void *dest, const void *src, size_t n)
 
+cdef extern from "Python.h":
+    bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t n)
+    char *PyBytes_AS_STRING(object o)
+
 cdef class RequestHead:
     cdef public bytes method, target, block, host, upgrade
     cdef public str version
@@ -56,3 +60,6 @@ cpdef long long decimal(bytes v) except -2
 cpdef frozenset connection_tokens(bytes value)
 @cython.locals(p='const unsigned char*', q='const unsigned char*')
 cpdef Py_ssize_t find_byte(bytes buf, int byte) except -2
+@cython.locals(end=Py_ssize_t, total=Py_ssize_t, pos=Py_ssize_t, last=Py_ssize_t, start=Py_ssize_t, stop=Py_ssize_t,
+               piece=bytes, out=bytes, w='char*', q='const unsigned char*', p='const unsigned char*')
+cpdef bytes build_head(tuple before, bytes block, list cuts, tuple after)

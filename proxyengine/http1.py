@@ -126,6 +126,7 @@ def head_too_big(buf: bytes, limits: Limits) -> HttpError | None:
 NO_TOKENS: frozenset[bytes] = frozenset()
 GET = b"GET"
 METHOD_GET = GET  # the same object, importable (GET is a C variable compiled)
+REASON_OK = b"OK"
 
 
 class RequestHead:
@@ -262,6 +263,51 @@ def _crlf(buf: bytes, blank: bool) -> int:
             return i
         i += 1
     return -1
+
+
+def build_head(before: tuple, block: bytes, cuts: list | None, after: tuple) -> bytes:
+    """A message head to send on: the pieces of ``before``, ``block`` without its final CRLF and without the lines at
+    the (start, end) offsets in ``cuts`` (in order; None for none), then the pieces of ``after``.
+
+    PERFORMANCE-NOTES: compiled, one bytes object is allocated and the pieces copied into it: the list of parts,
+    the slices of the block and b"".join they replace cost ~900 instructions per head (bench/instructions.py)."""
+    end = len(block) - 2
+    if not COMPILED:
+        kept, last = [], 0
+        for start, stop in cuts or ():
+            kept.append(block[last:start])
+            last = stop
+        kept.append(block[last:end])
+        return b"".join([*before, *kept, *after])
+    total = end
+    for piece in before:
+        total += len(piece)
+    for piece in after:
+        total += len(piece)
+    if cuts is not None:
+        for start, stop in cuts:
+            total -= stop - start
+    out = PyBytes_FromStringAndSize(cython.NULL, total)  # noqa: F821 (C, http1.pxd)
+    w = cython.cast("char*", PyBytes_AS_STRING(out))  # noqa: F821 (C, http1.pxd)
+    pos = 0
+    for piece in before:
+        q = piece  # compiled: a C pointer (http1.pxd)
+        memcpy(w + pos, q, len(piece))  # noqa: F821 (C, http1.pxd)
+        pos += len(piece)
+    p = block  # compiled: a C pointer (http1.pxd)
+    last = 0
+    if cuts is not None:
+        for start, stop in cuts:
+            memcpy(w + pos, p + last, start - last)  # noqa: F821 (C, http1.pxd)
+            pos += start - last
+            last = stop
+    memcpy(w + pos, p + last, end - last)  # noqa: F821 (C, http1.pxd)
+    pos += end - last
+    for piece in after:
+        q = piece
+        memcpy(w + pos, q, len(piece))  # noqa: F821 (C, http1.pxd)
+        pos += len(piece)
+    return out
 
 
 def find_byte(buf: bytes, byte: int) -> int:
@@ -527,7 +573,9 @@ def parse_response(head: bytes, request_method: bytes) -> ResponseHead:
     r = ResponseHead()
     r.status = status = version_status % 1000
     minor = b"1" if version_status >= 1000 else b"0"
-    if eol > 13:
+    if eol == 15 and p[13] == 79 and p[14] == 75:  # "OK": the one object (http.response_head knows it)
+        r.reason = REASON_OK
+    elif eol > 13:
         r.reason = p[13:eol]
     if minor != b"1":
         r.version = "1.0"
