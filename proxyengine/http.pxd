@@ -11,6 +11,7 @@ from . cimport rulehooks
 
 cdef dict REASONS, STATUS_LINES
 cdef tuple RESPONSE_ENDS
+cdef frozenset NO_NODES
 cdef frozenset IDEMPOTENT
 cdef bytes METHOD_GET  # http1.GET, the one object every GET request line gives
 cdef bytes REASON_OK  # http1's one b"OK" (a status line's reason)

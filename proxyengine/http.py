@@ -73,6 +73,7 @@ class _Armed:
 
 
 ARMED = _Armed()
+NO_NODES: frozenset[str] = frozenset()
 
 
 def error_response(status: int, message: str = "", close: bool = True) -> bytes:
@@ -150,9 +151,10 @@ class Exchange:
         self.client = client
         self.settings = None  # the virtual server's (settings.VsSettings), set by the client protocol
         self.response_rules = None  # the virtual server's, or a stand-in when request rules changed the response
-        self.body_buf: list[bytes] = []
-        self.sent: list[bytes] | None = []
-        self.tried: set[str] = set()
+        # made on the first addition (nearly every request has no body, no retry, no node tried before)
+        self.body_buf: list[bytes] | tuple = ()  # body bytes that arrived before a node was connected
+        self.sent: list[bytes] | tuple | None = ()  # what a node was sent, for a retry (None: not to be retried)
+        self.tried: frozenset[str] = NO_NODES  # nodes not to choose again (replaced, never changed in place)
         self.started = monotonic()
 
     @property
@@ -497,7 +499,10 @@ class HttpClientProtocol(ReadPauses):
         if active and ex.conn is not None and ex.conn.transport is not None:
             self.nbuf.append(data)
             if ex.sent is not None:
-                ex.sent.append(data)
+                if ex.sent:
+                    ex.sent.append(data)
+                else:
+                    ex.sent = [data]
                 ex.sent_size += len(data)
                 if ex.sent_size > RETAIN_LIMIT:
                     ex.sent = None
@@ -506,7 +511,10 @@ class HttpClientProtocol(ReadPauses):
             if self.throttle is not None or self.engine.license_bucket is not None:
                 self.throttled(len(data), self)
         elif not ex.dead:
-            ex.body_buf.append(data)
+            if ex.body_buf:
+                ex.body_buf.append(data)
+            else:
+                ex.body_buf = [data]
             ex.body_buf_size += len(data)
             if ex.body_buf_size > self.settings.max_client_buffer:
                 if ex.held:  # too big to keep back: it streams from here on
@@ -575,7 +583,7 @@ class HttpClientProtocol(ReadPauses):
                 if fp is not None and ex.failovers < 3 and pool.all_failed(now):
                     ex.failovers += 1
                     ex.pool = fp
-                    ex.tried = set()
+                    ex.tried = NO_NODES
                     self._dispatch(ex)
                     return
                 self._error(ex, ex.last_error, "No node is available to serve this request")
@@ -681,21 +689,24 @@ class HttpClientProtocol(ReadPauses):
         conn.client = self
         conn.reused_for_request = reused
         head = self._request_head(ex)
-        out = [head]
-        if ex.sent:  # a retry: what the previous node got first
-            out.extend(ex.sent)
-        if ex.body_buf:
-            out.extend(ex.body_buf)
-            if ex.sent is not None:
-                ex.sent.extend(ex.body_buf)
-                ex.sent_size += ex.body_buf_size
-                if ex.sent_size > RETAIN_LIMIT:
-                    ex.sent = None
-            ex.node.bytes_to_node += ex.body_buf_size
-            ex.body_buf = []
-            ex.body_buf_size = 0
-            self.resume(PAUSE_BUFFER)
-        conn.transport.writelines(out)
+        if not ex.sent and not ex.body_buf:  # nearly every request: its head alone
+            conn.transport.write(head)
+        else:
+            out = [head]
+            if ex.sent:  # a retry: what the previous node got first
+                out.extend(ex.sent)
+            if ex.body_buf:
+                out.extend(ex.body_buf)
+                if ex.sent is not None:
+                    ex.sent = [*ex.sent, *ex.body_buf]
+                    ex.sent_size += ex.body_buf_size
+                    if ex.sent_size > RETAIN_LIMIT:
+                        ex.sent = None
+                ex.node.bytes_to_node += ex.body_buf_size
+                ex.body_buf = ()
+                ex.body_buf_size = 0
+                self.resume(PAUSE_BUFFER)
+            conn.transport.writelines(out)
         if ex.expect_continue and not ex.complete and not ex.response_started and ex.attempts == 1:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if ex.complete:
@@ -848,7 +859,7 @@ class HttpClientProtocol(ReadPauses):
         if retryable and reused and status == 502:
             ex.attempts -= 1  # a keep-alive connection the node had closed: not the node's fault
         elif failed is not None:
-            ex.tried.add(failed.address)
+            ex.tried = ex.tried | {failed.address}
         if retryable and ex.attempts < ex.pool.max_attempts():
             ex.node = None
             self._dispatch(ex)

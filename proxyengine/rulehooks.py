@@ -257,7 +257,7 @@ def _apply_routing(engine, tx: Transaction, target) -> bool:
     if tx.pool:
         _use_pool(engine, tx, target)
     if tx.avoid_nodes:
-        target.tried.update(tx.avoid_nodes)
+        target.tried = target.tried | set(tx.avoid_nodes)
     if tx.persistence_class is not None:
         target.persist = engine.persistence.get(tx.persistence_class) if tx.persistence_class else None
         return True
@@ -338,7 +338,7 @@ class _NoRule:
 
 def _replace_request_body(ex, body: bytes) -> None:
     """http.setBody on a request whose whole body is buffered: the node gets the new one."""
-    ex.body_buf = [body] if body else []
+    ex.body_buf = [body] if body else ()
     ex.body_buf_size = len(body)
     ex.chunked = False
     ex.content_length = len(body)
@@ -514,7 +514,7 @@ def _honour_response(client, ex, conn, headers, body: bytes | None, keep: bool, 
         if target.get("pool"):
             ex.pool = engine.pools.get(target["pool"]) or ex.pool
         if ex.node is not None and not target.get("node"):
-            ex.tried.add(ex.node.address)
+            ex.tried = ex.tried | {ex.node.address}
         client._drop_node(ex, reusable=False)
         if ex.attempts < ex.pool.max_attempts() + 2:
             client._dispatch(ex)
