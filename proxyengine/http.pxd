@@ -37,7 +37,8 @@ cdef class Exchange:
 cdef class HttpClientProtocol(ReadPauses):
     cdef public object engine, loop, listener, vs, limits, client_ip, _local_ip, client_ip_bytes
     cdef public list wbuf, nbuf
-    cdef public object forwarded_proto, exchanges, tunnel, idle_timer, idle_deadline, reply_handle
+    cdef public list exchanges
+    cdef public object forwarded_proto, tunnel, idle_timer, idle_deadline, reply_handle
     cdef public object reply_ex, throttle, connection_data, buf, cur, chunks, to_start, body_timer, rule_side
     cdef public VsStats counters  # the virtual server's (vs.stats)
     cdef public VsSettings settings  # the virtual server's (vs.settings)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections import deque
 from functools import partial
 
 from . import rulehooks  # the module, not its functions: compiled, it imports this one first (rulehooks.pxd)
@@ -216,7 +215,7 @@ class HttpClientProtocol(ReadPauses):
         self.tls = tls
         self.local_port = listener.port
         self.limits = getattr(engine, "limits", DEFAULT_LIMITS)
-        self.exchanges: deque[Exchange] = deque()
+        self.exchanges: list[Exchange] = []  # the pipeline, oldest first (a list: typed, compiled code indexes it in C)
         self.wbuf: list[bytes] = []  # to the client, flushed once per event
         self.nbuf: list[bytes] = []  # to the active exchange's node, flushed once per event
         self.connection_data: dict = {}
@@ -268,7 +267,7 @@ class HttpClientProtocol(ReadPauses):
         for ex in self.exchanges:
             ex.dead = True
             self._drop_node(ex, reusable=False)
-        self.exchanges.clear()
+        self.exchanges = []
 
     def data_received(self, data):
         self.counters.bytes_in += len(data)
@@ -906,7 +905,7 @@ class HttpClientProtocol(ReadPauses):
         for ex in self.exchanges:
             ex.dead = True
             self._drop_node(ex, reusable=False)
-        self.exchanges.clear()
+        self.exchanges = []
         self.cur = None
         self.wbuf.append(error_response(status, REASONS.get(status, b"Bad Request").decode() + ": " + why))
         self._flush()
@@ -1102,7 +1101,7 @@ class HttpClientProtocol(ReadPauses):
         ex.settings.stats.bytes_out += ex.resp_bytes
         self.stats.request_done(self, ex)
         if self.exchanges and self.exchanges[0] is ex:
-            self.exchanges.popleft()
+            del self.exchanges[0]
         if ex.close_after or self.closed or (self.client_eof and not self.exchanges):
             self._flush()
             if self.transport is not None:

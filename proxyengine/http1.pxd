@@ -33,7 +33,7 @@ cdef unsigned long long ONES, SPACES, DELS, TOPS
 cdef dict NAME_SHAPES, NAME_LISTS
 cdef Py_ssize_t LONGEST_FIELD
 cdef dict _TOKENS
-cdef set _GOOD_HOSTS
+cdef dict _GOOD_HOSTS
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, start=Py_ssize_t, colon=Py_ssize_t, v=Py_ssize_t, e=Py_ssize_t,
                p='const unsigned char*', token='const unsigned char*', value='const unsigned char*',

@@ -487,13 +487,14 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
             raise HttpError(400, "missing Host")
     else:
         host = hosts[0]
-        if host not in _GOOD_HOSTS:  # the same few hosts, again and again
+        known = _GOOD_HOSTS.get(host)  # the same few hosts, again and again
+        if known is None:
             if not host or not HOST.fullmatch(host):
                 raise HttpError(400, "invalid Host")
             if len(_GOOD_HOSTS) >= 1024:
                 _GOOD_HOSTS.clear()
-            _GOOD_HOSTS.add(host)
-        r.host = host
+            known = _GOOD_HOSTS[host] = host
+        r.host = known  # the one object for this Host: its hash is kept (the dicts keyed by it find it at once)
     if codings:
         if lengths:
             raise HttpError(400, "both Content-Length and Transfer-Encoding")
@@ -511,7 +512,7 @@ def parse_request(head: bytes, limits: Limits = DEFAULT_LIMITS) -> RequestHead:
     return r
 
 
-_GOOD_HOSTS: set[bytes] = set()  # Host values already found valid
+_GOOD_HOSTS: dict[bytes, bytes] = {}  # Host values already found valid, each to the one object kept for it
 
 
 def _longest_line(block: bytes) -> int:

@@ -5,7 +5,7 @@ cimport cython
 cdef dict _METHODS
 
 from .http cimport Exchange, HttpClientProtocol
-from .http1 cimport find_byte
+from .http1 cimport RequestHead, find_byte
 from .settings cimport VsSettings
 
 cdef class ClientSide:
@@ -24,6 +24,6 @@ cpdef bint _apply_routing(engine, tx, target) except -1
 cpdef _use_pool(engine, tx, target)
 @cython.locals(pools=dict, side=ClientSide)
 cpdef _run_request(HttpClientProtocol client, Exchange ex, tuple key=*)
-@cython.locals(url=bytes, q=Py_ssize_t)
+@cython.locals(url=bytes, q=Py_ssize_t, head=RequestHead)
 cpdef tuple _route_key(Exchange ex, int inputs)
 cdef int HOST, PATH, QUERY, METHOD, PURE

@@ -173,7 +173,8 @@ def _route_key(ex, inputs: int) -> tuple:
                 url = url[:q]
         else:
             url = None
-    return (ex.head.host if inputs & HOST else None, url, ex.method if inputs & METHOD else None)
+    head = ex.head
+    return (head.host if inputs & HOST else None, url, ex.method if inputs & METHOD else None)
 
 
 def _remember_route(settings, key: tuple, state, ran: int, pool) -> None:
