@@ -3,12 +3,20 @@ on a shared machine, where timings of a few percent drown in noise (bench/hotpat
 
     .venv/bin/python bench/instructions.py [--requests 2000] [--norule] [--close] [--top 25]
     .venv/bin/python bench/instructions.py --compare /tmp/base       # the same for another checkout, and the ratio
+    .venv/bin/python bench/instructions.py --sockets [--l4]          # whole processes with real sockets, and HAProxy
 
 Only the request work is counted (callgrind collects inside the two protocols' data_received), so start-up and the
 set-up requests are not. Needs valgrind (.ci/install installs it; callgrind_annotate comes with it) and the
 engine's compiled modules (python -m proxyengine.compile): the pure .py modules are counted in opcodes by
 bench/hotpath.py --opcodes instead. Counts move by ~1% between runs (addresses, ports and clock-driven branches):
 trust a difference of 2% or more.
+
+--sockets counts differently: HAProxy (one thread) and our engine (one worker) each run whole under callgrind on
+127.0.0.1, with the nginx back-end outside it, and wrk drives them (small keep-alive requests, 50 connections, or
+the L4 virtual server with --l4). Every user-space instruction of the proxy's process between two moments (event
+loop, uvloop, the interpreter, the kernel's share excluded) is divided by the requests wrk completed in between:
+the one ratio to HAProxy that the machine's noise does not move. (Under valgrind a proxy runs ~50x slower, so its
+event loop batches more events per wake-up than it would at full speed; the two are measured alike.)
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +103,70 @@ def top(profile: Path, n: int, requests: int) -> None:
         print(f"  {value:8.0f}  {name}")
 
 
+def sockets(l4: bool, seconds: float) -> dict[str, float]:
+    """User-space instructions per request of HAProxy's process and our worker, whole, with real sockets."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import proxies
+    import run
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench") as tmp:
+        work = Path(tmp)
+        lua = work / "report.lua"
+        lua.write_text(run.WRK_LUA)
+        backend, nodes = proxies.start_backend(work)
+        try:
+            ha, ha_http, ha_tcp = proxies.start_haproxy(work, nodes)  # writes haproxy.cfg; run again under valgrind
+            ha.stop()
+            cfg = work / "engine.json"
+            (work / "log").mkdir()
+            cfg.write_text(json.dumps(proxies.engine_config(work, nodes, 1, proxies.free_port(), proxies.free_port())))
+            engine = json.loads(cfg.read_text())["config"]["virtual_servers"]
+            ours_http, ours_tcp = engine["web"]["properties"]["basic"]["port"], engine["l4"]["properties"]["basic"]["port"]
+            targets = [
+                ("haproxy", [proxies.tool("haproxy"), "-db", "-f", str(work / "haproxy.cfg")], ha_tcp if l4 else ha_http,
+                 {}),
+                ("ours", [sys.executable, "-m", "proxyengine", "--config", str(cfg)], ours_tcp if l4 else ours_http,
+                 {"PYTHONPATH": str(ROOT)}),
+            ]  # fmt: skip
+            for name, argv, port, env in targets:
+                prof = work / name
+                prof.mkdir()
+                proc = subprocess.Popen(
+                    ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                     f"--callgrind-out-file={prof}/callgrind.out.%p", *argv],
+                    env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )  # fmt: skip
+                try:
+                    proxies.wait_port(port, proc, timeout=180)
+                    time.sleep(3)
+                    run.run_wrk(port, "/small", 20, [], 3, lua)  # warm up
+                    subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True)
+                    for child in _children(proc.pid):
+                        subprocess.run(["callgrind_control", "-z", str(child)], capture_output=True)
+                    w = run.run_wrk(port, "/small", 50, [], seconds, lua)
+                    for pid in [proc.pid, *_children(proc.pid)]:
+                        subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True)
+                finally:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(60)
+                dumps = [int(m[1]) for f in prof.glob("callgrind.out.*.1")
+                         if (m := re.search(r"^summary: (\d+)", f.read_text(errors="replace"), re.M))]  # fmt: skip
+                # our master only waits while its worker serves: the worker is the process that did the work
+                out[name] = max(dumps) / max(w["requests"], 1)
+        finally:
+            backend.stop()
+    return out
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=2000)
@@ -100,6 +174,9 @@ def main() -> int:
     ap.add_argument("--close", action="store_true", help="a new client connection per request")
     ap.add_argument("--compare", default="", help="another checkout's root, counted the same way")
     ap.add_argument("--top", type=int, default=25, help="the engine's functions with the most instructions")
+    ap.add_argument("--sockets", action="store_true", help="whole processes with real sockets, ours and HAProxy's")
+    ap.add_argument("--l4", action="store_true", help="with --sockets: the L4 virtual servers")
+    ap.add_argument("--seconds", type=float, default=15, help="with --sockets: how long wrk drives each")
     ap.add_argument("--driver", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
@@ -108,6 +185,12 @@ def main() -> int:
     if not shutil.which("valgrind"):
         print("needs valgrind: apt-get install valgrind", file=sys.stderr)
         return 2
+    if args.sockets:
+        counts = sockets(args.l4, args.seconds)
+        what = "L4" if args.l4 else "small keep-alive, routing rule"
+        print(f"{what}, real sockets: HAProxy {counts['haproxy']:,.0f}, ours {counts['ours']:,.0f} user-space "
+              f"instructions per request; ours/HAProxy {counts['ours'] / counts['haproxy']:.2f}")  # fmt: skip
+        return 0
     what = ("no rule" if args.norule else "routing rule") + (", connection per request" if args.close else "")
     with tempfile.TemporaryDirectory() as tmp:
         ours = count(ROOT, args, Path(tmp) / "ours.out")
