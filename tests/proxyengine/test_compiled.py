@@ -18,7 +18,7 @@ def test_every_module_with_a_pxd_is_compiled_and_fresh():
     import proxyengine.http1
 
     names = engine_compile.compiled_modules()
-    assert {"flow", "http", "http1"} <= set(names)
+    assert {"flow", "http", "http1", "tcp"} <= set(names)
     for name in names:
         assert engine_compile.fresh(name), f"{name}: run python -m proxyengine.compile (.ci/install does)"
     assert all(proxyengine.is_compiled(m) for m in (proxyengine.flow, proxyengine.http, proxyengine.http1))
