@@ -20,7 +20,9 @@ Commands (every reply has ``"ok"``; a refused or failed command has ``"error"`` 
                                                    "nodes": {"10.0.0.1:80": {"state": "alive"|"dead",
                                                    "config_state": "active", "failed_monitors": [],
                                                    "passive_failed": false}}}}, "virtual_servers": {"web":
-                                                   {"running": true, "reason": ""}}}
+                                                   {"running": true, "reason": "", "route_memo": false}}}
+                                               (route_memo: the request rules are pure routing, run once per
+                                               distinct request; rulehooks.configure_route_memo)
     {"cmd": "events", "limit": 100}            -> {"ok": true, "events": [{"time", "level", "object", "message"}]}
     {"cmd": "ping"}                            -> {"ok": true, "pid": 123, "revision": 12}
 """

@@ -538,7 +538,9 @@ class Engine:
                     for n in pool.nodes
                 },
             }  # fmt: skip
-        vss = {name: {"running": vs.running, "reason": vs.down_reason} for name, vs in self.virtual_servers.items()}
+        # route_memo: its request rules are pure routing and are run once per distinct request (rulehooks)
+        vss = {name: {"running": vs.running, "reason": vs.down_reason, "route_memo": vs.settings.route_memo is not None}
+               for name, vs in self.virtual_servers.items()}  # fmt: skip
         return {"pools": pools, "virtual_servers": vss,
                 "revision": self.config.revision if self.config else None}
 

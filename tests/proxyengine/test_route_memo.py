@@ -155,8 +155,16 @@ def test_impure_rules_and_response_rules_get_no_memo():
         try:
             assert h.vs.settings.route_memo is None
             assert h.get("/b/x") == "b"
+            h.engine.virtual_servers = {"web": h.vs}
+            assert h.engine.health()["virtual_servers"]["web"]["route_memo"] is False
         finally:
             h.close()
+    h = Harness(ROUTE)
+    try:
+        h.engine.virtual_servers = {"web": h.vs}
+        assert h.engine.health()["virtual_servers"]["web"]["route_memo"] is True  # what the control socket says
+    finally:
+        h.close()
 
 
 def test_a_rule_that_fails_for_some_requests_is_not_remembered_for_them():
