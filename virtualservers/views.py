@@ -32,7 +32,11 @@ def virtual_server_state(name: str) -> dict:
     vs = health.get("virtual_servers", {}).get(name)
     if vs is None:
         return {"service_state": {"state": "stopped", "reason": "The engine has not loaded it yet, or it is disabled."}}
-    return {"service_state": {"state": "running" if vs.get("running") else "stopped", "reason": vs.get("reason", "")}}
+    state = {"state": "running" if vs.get("running") else "stopped", "reason": vs.get("reason", "")}
+    if vs.get("route_memo"):
+        state["note"] = ("Its request rules only route by the request line and Host: the engine runs them once for "
+                         "each distinct request and remembers the pool they chose (their statistics count every one).")
+    return {"service_state": state}
 
 
 def rule_context(name: str) -> dict:

@@ -200,3 +200,17 @@ def test_duplicate_name_is_refused(ui):
     config_object_put(otype=TYPES["bandwidth"], name="slow", value={})
     response = ui.post("/config/bandwidth/add/", {"name": "slow", "maximum": 5, "sharing": "cluster"})
     assert response.status_code == 400 and b"already exists" in response.content
+
+
+def test_virtual_server_page_says_when_its_rules_are_remembered(ui, monkeypatch):
+    from vtmadmin.services import ui_status
+
+    config_object_put(otype=TYPES["pools"], name="web", value={})
+    ui.post("/config/virtual-servers/add/", {"name": "site", "protocol": "http", "port": 8080, "pool": "web",
+                                             "enabled": "on", "listen_on_any": "on"})  # fmt: skip
+    for memo in (True, False):
+        health = {"virtual_servers": {"site": {"running": True, "reason": "", "route_memo": memo}}}
+        monkeypatch.setattr(ui_status, "engine_query", lambda command, health=health, **kw: health)
+        page = ui.get("/config/virtual-servers/site/").content.decode()
+        assert "running" in page
+        assert ("runs them once for each distinct request" in page) is memo
