@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -410,7 +411,8 @@ def _parse_pool(name: str, obj: Any) -> PoolConfig:
                 address=node,
                 host=host,
                 port=port,
-                state=r.enum("row", "state", NODE_STATES, "active"),
+                # interned: the engine compares a node's state with "active" for every request (pools.candidates)
+                state=sys.intern(r.enum("row", "state", NODE_STATES, "active")),
                 weight=r.int("row", "weight", 1, 1, 100),
                 priority=r.int("row", "priority", 1, 0, 65535),
             )

@@ -246,7 +246,7 @@ class Engine:
             for node in pool.nodes:
                 override = self.node_overrides.get((name, node.address))
                 if override:
-                    node.state = sys.intern(override)
+                    node.state = override
         # rules, compiled once per load
         compiled = {}
         rule_errors = {}
@@ -513,7 +513,7 @@ class Engine:
         state = msg.get("state")
         if state not in ("active", "draining", "disabled"):
             return {"ok": False, "error": "state must be active, draining or disabled"}
-        node.state = sys.intern(state)
+        node.state = state = sys.intern(state)  # (as configured states are: see config.py)
         self.node_overrides[(pool.name, node.address)] = state
         if state == "disabled":
             node.close_idle()

@@ -7,7 +7,6 @@ tested without a network. Counters are plain integer fields, summed when statist
 from __future__ import annotations
 
 import random
-import sys
 import time
 from collections import deque
 
@@ -26,7 +25,7 @@ class Node:
         self.port = entry.port
         self.weight = entry.weight
         self.priority = entry.priority
-        self.state = sys.intern(entry.state)  # interned: candidates() compares it with "active" per request
+        self.state = entry.state
         self.monitor_failed: set[str] = set()
         self.passive_failed_until = 0.0
         self.connect_failures = 0
@@ -73,7 +72,7 @@ class Node:
         """A reload kept this node: take the new configured fields, keep health, counters and connections."""
         self.weight = entry.weight
         self.priority = entry.priority
-        self.state = sys.intern(entry.state)
+        self.state = entry.state
 
     def close_idle(self) -> None:
         idle, self.idle = self.idle, []
