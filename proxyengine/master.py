@@ -20,6 +20,7 @@ from . import stats as stats_mod
 from .config import ConfigError, EngineConfig, load_config, parse_config
 from .engine import bind_socket
 from .events import EventLog
+from .reuseport import deal_in_turn
 
 ASK_TIMEOUT = 30.0
 
@@ -41,9 +42,12 @@ class Master:
         self.cfg: EngineConfig = parse_config(self.text)
         self.nworkers = workers or self.cfg.node.workers or os.cpu_count() or 1
         self.events = EventLog(self.cfg.node.log_dir, "master")
-        # listener key -> its sockets: one per worker for TCP with several workers (SO_REUSEPORT: the kernel spreads
-        # new connections evenly; one shared socket let the worker that woke first accept a whole burst), else one
+        # listener key -> its sockets: one per worker for TCP with several workers (SO_REUSEPORT, an eBPF program
+        # dealing new connections to them in turn; one shared socket let the worker that woke first accept a whole
+        # burst), else one
         self.sockets: dict[tuple, list[socket.socket]] = {}
+        # how new TCP connections are spread over the workers: "in turn", or why the kernel's address hash does it
+        self.spread = "in turn" if self.nworkers > 1 else "one worker"
         self.workers: dict[int, WorkerHandle] = {}
         self.sel = selectors.DefaultSelector()
         self.stopping = False
@@ -78,6 +82,10 @@ class Master:
             for sock in socks:
                 sock.close()
             raise
+        why_not = deal_in_turn(socks[0], len(socks))
+        if why_not and self.spread == "in turn":
+            self.spread = f"by the kernel's hash of addresses ({why_not})"
+            self.events.log("warn", "engine", f"new connections are spread over the workers {self.spread}")
         return socks
 
     @staticmethod
@@ -228,7 +236,7 @@ class Master:
             return {"ok": True, "events": evs[-int(msg.get("limit", 100)):]}
         if cmd == "ping":
             return {"ok": True, "pid": os.getpid(), "workers": [w.pid for w in self.workers.values()],
-                    "revision": self.cfg.revision}
+                    "revision": self.cfg.revision, "connections_spread": self.spread}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
     def reload(self, path: str | None = None) -> dict:

@@ -104,7 +104,10 @@ def test_engine_process_with_nginx_reload_under_load_and_sigterm(tmp_path, nginx
                             cwd=ROOT)
     try:
         _wait_socket(ctl, proc)
-        assert len(request(ctl, {"cmd": "ping"})["workers"]) == 2
+        ping = request(ctl, {"cmd": "ping"})
+        assert len(ping["workers"]) == 2
+        # root (CI) loads the eBPF program that deals new connections to the workers in turn
+        assert ping["connections_spread"] == "in turn" if os.geteuid() == 0 else "hash" in ping["connections_spread"]
 
         async def scenario():
             load = asyncio.create_task(_load(port, time.monotonic() + 8, 3000))
