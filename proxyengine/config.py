@@ -84,9 +84,10 @@ class _Props:
 
     def _raw(self, section: str, key: str, default: Any) -> tuple[str, Any]:
         sec = self.props.get(section, {})
-        where = f"{self.path}.{section}.{key}"
+        at = f"{self.path}.{section}" if self.path else section  # (no path: a top-level block, node or license)
+        where = f"{at}.{key}"
         if not isinstance(sec, dict):
-            raise ConfigError(f"{self.path}.{section}: expected an object")
+            raise ConfigError(f"{at}: expected an object")
         if key not in sec:
             if default is _REQUIRED:
                 raise ConfigError(f"{where}: missing")
@@ -352,6 +353,8 @@ class NodeSettings:
     control_socket: str = ""
     log_dir: str = ""
     workers: int = 0
+    # "auto": with several workers, each bound to a CPU of its own while there are enough; "off": never bound
+    cpu_affinity: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -611,7 +614,7 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
     if not isinstance(digest, str):
         raise ConfigError("digest: expected a string")
 
-    n = _Props("node", {"properties": {"node": data.get("node", {})}})
+    n = _Props("", {"properties": {"node": data.get("node", {})}})
     zeushome = n.str("node", "zeushome", os.environ.get("ZEUSHOME", "/usr/local/zeus"))
     node = NodeSettings(
         name=n.str("node", "name", "localhost"),
@@ -619,8 +622,9 @@ def parse_config(data: dict | str | bytes) -> EngineConfig:
         control_socket=n.str("node", "control_socket", os.path.join(zeushome, "run", "engine.sock")),
         log_dir=n.str("node", "log_dir", os.path.join(zeushome, "log")),
         workers=n.int("node", "workers", 0, 0, 256),
+        cpu_affinity=n.enum("node", "cpu_affinity", ("auto", "off"), "auto"),
     )
-    lic = _Props("license", {"properties": {"license": data.get("license", {})}})
+    lic = _Props("", {"properties": {"license": data.get("license", {})}})
     config = data.get("config", {})
     if not isinstance(config, dict):
         raise ConfigError("config: expected an object")

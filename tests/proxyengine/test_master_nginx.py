@@ -108,6 +108,11 @@ def test_engine_process_with_nginx_reload_under_load_and_sigterm(tmp_path, nginx
         assert len(ping["workers"]) == 2
         # root (CI) loads the eBPF program that deals new connections to the workers in turn
         assert ping["connections_spread"] == "in turn" if os.geteuid() == 0 else "hash" in ping["connections_spread"]
+        # cpu_affinity auto: each worker bound to a CPU of its own (when there are two)
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2:
+            assert ping["worker_cpus"] == cpus[:2]
+            assert [os.sched_getaffinity(pid) for pid in ping["workers"]] == [{cpus[0]}, {cpus[1]}]
 
         async def scenario():
             load = asyncio.create_task(_load(port, time.monotonic() + 8, 3000))

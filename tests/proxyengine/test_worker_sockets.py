@@ -1,10 +1,14 @@
 """With several workers, each has its own listening socket on a TCP port (SO_REUSEPORT), and new connections are dealt
 to them in turn; one shared socket let the worker that woke first accept a whole burst of connections."""
 
+import json
 import os
 import socket
 
-from proxyengine.master import Master
+import pytest
+
+from proxyengine.config import ConfigError, parse_config
+from proxyengine.master import Master, worker_cpus
 
 
 def _master(workers: int) -> Master:
@@ -54,3 +58,20 @@ def test_one_worker_and_udp_keep_one_socket():
     finally:
         for s in one + udp:
             s.close()
+
+
+def test_workers_are_bound_each_to_a_cpu_of_its_own_while_there_are_enough(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5, 2, 7})  # what taskset or a cpuset left us
+    assert worker_cpus(2, "auto") == {0: 2, 1: 5}
+    assert worker_cpus(3, "auto") == {0: 2, 1: 5, 2: 7}
+    assert worker_cpus(4, "auto") == {}  # more workers than CPUs: the scheduler places them
+    assert worker_cpus(1, "auto") == {}  # one worker is left free to move
+    assert worker_cpus(2, "off") == {}
+
+
+def test_cpu_affinity_is_auto_or_off():
+    doc = {"format": 1, "node": {"cpu_affinity": "always"}}
+    with pytest.raises(ConfigError, match="cpu_affinity"):
+        parse_config(json.dumps(doc))
+    assert parse_config(json.dumps({"format": 1})).node.cpu_affinity == "auto"
+    assert parse_config(json.dumps({"format": 1, "node": {"cpu_affinity": "off"}})).node.cpu_affinity == "off"
