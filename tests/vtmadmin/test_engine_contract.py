@@ -72,3 +72,19 @@ def test_engine_accepts_every_schema_valid_configuration(seed, db):
     document = {"schema_version": "8.3", "revision": 1, "digest": config_digest(config), "config": config}
     rendered = engine_render(document=document)
     parse_config(json.dumps(rendered))
+
+
+@pytest.mark.parametrize("children, workers", [(None, 0), (0, 0), (3, 3), (1000, 256)])
+def test_engine_workers_are_this_traffic_managers_num_children(children, workers, db, settings, monkeypatch):
+    from vtmadmin.services.engine import engine_render
+
+    monkeypatch.delenv("VTM_ENGINE_WORKERS", raising=False)
+    basic = {} if children is None else {"num_children": children}
+    config = {"traffic_managers": {settings.TM_NAME: {"properties": {"basic": basic}},
+                                   "other": {"properties": {"basic": {"num_children": 7}}}}}
+    document = {"schema_version": "8.3", "revision": 1, "digest": config_digest(config), "config": config}
+    rendered = engine_render(document=document)
+    assert rendered["node"]["workers"] == workers  # (0: one per CPU; the engine runs at most 256)
+    assert parse_config(json.dumps(rendered)).node.workers == workers
+    monkeypatch.setenv("VTM_ENGINE_WORKERS", "2")  # an operator's override
+    assert engine_render(document=document)["node"]["workers"] == 2

@@ -50,11 +50,25 @@ def engine_render(*, document: dict) -> dict:
             "zeushome": str(settings.ZEUSHOME),
             "control_socket": str(settings.ENGINE_CONTROL_SOCKET),
             "log_dir": str(settings.LOG_DIR),
-            "workers": int(os.environ.get("VTM_ENGINE_WORKERS", "0")),
+            "workers": _engine_workers(document),
         },
         "license": license_limits(),
         "config": config,
     }
+
+
+ENGINE_MAX_WORKERS = 256  # node.workers' range in docs/engine-json.md
+
+
+def _engine_workers(document: dict) -> int:
+    """The engine's worker processes: this traffic manager's ``num_children`` (0: one per CPU), unless the
+    VTM_ENGINE_WORKERS environment variable says otherwise (tests, benchmarks); the engine runs at most 256. A change
+    takes effect when the engine restarts, as in vTM."""
+    if "VTM_ENGINE_WORKERS" in os.environ:
+        return int(os.environ["VTM_ENGINE_WORKERS"])
+    tm = document["config"].get("traffic_managers", {}).get(settings.TM_NAME, {})
+    children = tm.get("properties", {}).get("basic", {}).get("num_children", 0)
+    return min(children, ENGINE_MAX_WORKERS) if isinstance(children, int) and children > 0 else 0
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
