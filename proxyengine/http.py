@@ -1116,7 +1116,7 @@ class HttpClientProtocol(ReadPauses):
         elif self.cur is None:
             keep = ex.settings.keepalive_timeout
             if keep and self.idle_timer is not None and not self.timer_for_head:  # armed: re-arms for the rest
-                self.idle_deadline = self.loop.time() + keep
+                self.idle_deadline = monotonic() + keep  # (the loop's clock: CLOCK_MONOTONIC, with no method call)
             else:
                 self._set_idle_timer(keep)
 
@@ -1359,7 +1359,7 @@ class HttpNodeProtocol(ReadPauses):
             self.transport.resume_reading()
         self.node.idle.append(self)
         # no timer per request: the engine's once-a-second tick closes connections idle too long (sweep_idle)
-        self.idle_since = self.loop.time()
+        self.idle_since = monotonic()  # (the loop's clock: CLOCK_MONOTONIC, with no method call)
 
     def _bad_response(self, client: HttpClientProtocol, why: str) -> None:
         """A malformed or ambiguous response: the client gets a 502 (or a cut connection if the response had

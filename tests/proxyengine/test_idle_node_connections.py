@@ -2,6 +2,7 @@
 (the oldest idle ones closed first), so a burst of responses does not close connections the next burst reopens."""
 
 import asyncio
+import time
 from types import SimpleNamespace
 
 from proxyengine.config import NodeEntry
@@ -34,14 +35,13 @@ def _conns(n, node, engine):
 
 
 def test_over_the_limit_kept_until_the_sweep_then_oldest_closed_first():
-    now = [100.0]
-    engine = SimpleNamespace(loop=SimpleNamespace(time=lambda: now[0]))
+    engine = SimpleNamespace(loop=SimpleNamespace(time=time.monotonic))
     node = Node(NodeEntry("10.0.0.1:80", "10.0.0.1", 80))
     conns = _conns(12, node, engine)
-    for i, c in enumerate(conns):
-        now[0] = 100.0 + i
+    for c in conns:
         c.to_idle(4)  # a burst: all 12 come back, over the limit of 4 but under IDLE_CEILING x 4
     assert node.idle == conns and not any(c.transport.closed for c in conns)
+    now = [time.monotonic()]  # (idle_since is CLOCK_MONOTONIC, the event loop's clock)
     sweep_idle([node], now[0], timeout=60, max_idle=4)
     assert node.idle == conns[-4:]  # the newest stay
     assert all(c.transport.closed for c in conns[:8]) and not any(c.transport.closed for c in conns[8:])
