@@ -27,7 +27,7 @@ from .http import HttpClientProtocol, sweep_idle
 from .http1 import DEFAULT_LIMITS
 from .persistence import Persistence
 from .pools import DISCARD_POOL, Pool
-from .rulehooks import configure_route_memo
+from .rulehooks import configure_route_memo, fold_route_hits
 from .rules import EngineState, PoolInfo, RuleCompileError, compile_rule
 from .settings import VsSettings
 from .stats import VsStats
@@ -179,8 +179,14 @@ class Engine:
         self._tick_handle = self.loop.call_later(1.0, self._tick)
         return warnings
 
+    def fold_route_hits(self) -> None:
+        """Bring the rules' statistics up to date with the requests their route memos served (rulehooks.RouteHit)."""
+        for vs in self.all_virtual_servers():
+            fold_route_hits(vs.settings)
+
     def _tick(self) -> None:
         self._tick_handle = self.loop.call_later(1.0, self._tick)
+        self.fold_route_hits()  # (before retired virtual servers are let go)
         self.stats.tick()
         now = self.loop.time()
         for pool in self.pools.values():

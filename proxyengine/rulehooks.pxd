@@ -17,8 +17,15 @@ cdef class ClientSide:
 cpdef str _latin(bytes b)
 @cython.locals(side=ClientSide, q=Py_ssize_t)
 cpdef new_transaction(HttpClientProtocol client, Exchange ex)
-@cython.locals(settings=VsSettings, known=tuple)
+cdef class RouteHit:
+    cdef public object pool, chooser
+    cdef public tuple ran
+    cdef public long long hits
+
+@cython.locals(settings=VsSettings, known=RouteHit)
 cpdef run_request_rules(HttpClientProtocol client, Exchange ex)
+@cython.locals(entry=RouteHit, hits=cython.longlong)
+cpdef fold_route_hits(VsSettings settings)
 cpdef bint _ended_by_rules(client, ex, tx, state, vs) except -1
 cpdef bint _apply_routing(engine, tx, target) except -1
 cpdef _use_pool(engine, tx, target)

@@ -148,6 +148,7 @@ def statistics(engine) -> dict:
             "max_queue_time": round(pool.max_queue_time * 1000), "session_migrated": pool.session_migrated,
             "mean_queue_time": round(pool.queue_time_sum * 1000 / pool.queued_total) if pool.queued_total else 0,
         }  # fmt: skip
+    engine.fold_route_hits()
     rules = {name: s.as_dict() for name, s in engine.rule_state.rule_stats.items()}
     for name in engine.config.rules if engine.config else ():
         rules.setdefault(name, {"executions": 0, "aborts": 0, "discards": 0, "pool_select": 0, "retries": 0,

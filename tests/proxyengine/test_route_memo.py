@@ -66,6 +66,7 @@ class Harness:
         vs.request_rules = [compile_rule(f"r{i}", s, pools=set(self.pools)) for i, s in enumerate(sources)]
         vs.response_rules = [compile_rule("resp", s, pools=set(self.pools)) for s in response_rules]
         rulehooks.configure_route_memo(vs.settings)
+        engine.virtual_servers = {"web": vs}
         self.listener = Listener(("tcp", "", 80), None, vs)
         self.connect()
         self.nodes = {}
@@ -97,6 +98,7 @@ class Harness:
         return self.ct.out[0].split(b" ")[1].decode()
 
     def stats(self, rule: str = "r0"):
+        self.engine.fold_route_hits()  # (as reading the statistics does)
         return self.engine.rule_state.stats_for(rule)
 
     def close(self):
@@ -193,5 +195,26 @@ def test_a_memo_that_keeps_filling_up_is_given_up(monkeypatch):
         assert h.vs.settings.route_memo is None  # every request was new: not worth remembering
         assert h.get("/b/1") == "b" and h.get("/") == "a"
         assert h.stats().executions == 17
+    finally:
+        h.close()
+
+
+def test_hits_are_counted_in_the_statistics_and_by_the_engines_tick():
+    """A hit adds to its memo entry; the rules' statistics have it whenever they are read, and the once-a-second tick
+    folds it in too (so a retired virtual server's hits are not lost)."""
+    from proxyengine import stats as stats_mod
+
+    h = Harness(ROUTE)
+    try:
+        for _ in range(5):
+            assert h.get("/b/x") == "b"
+        entry = next(iter(h.vs.settings.route_memo.values()))
+        assert entry.hits == 4  # the first request ran the rule; the other four were hits, not yet folded
+        rules = stats_mod.statistics(h.engine)["rules"]
+        assert rules["r0"]["executions"] == 5 and rules["r0"]["pool_select"] == 5 and entry.hits == 0
+        h.get("/b/x")
+        h.engine._tick()
+        h.engine._tick_handle.cancel()
+        assert entry.hits == 0 and h.engine.rule_state.stats_for("r0").executions == 6
     finally:
         h.close()
