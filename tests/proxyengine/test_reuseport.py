@@ -1,5 +1,6 @@
 """New connections dealt to a listener's SO_REUSEPORT sockets in turn by the eBPF program (real sockets, real kernel)."""
 
+import contextlib
 import os
 import socket
 
@@ -11,10 +12,23 @@ from proxyengine.engine import bind_socket
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="loading an eBPF program needs CAP_BPF (CI runs as root)")
 
 
+@contextlib.contextmanager
 def _group(n):
+    """``n`` SO_REUSEPORT sockets on one port, as the master binds them: (their port, the sockets, a list for the
+    test's client sockets); all closed afterwards."""
     first = bind_socket(("tcp", "127.0.0.1", 0), reuseport=True)
     port = first.getsockname()[1]
-    return port, [first] + [bind_socket(("tcp", "127.0.0.1", port), reuseport=True) for _ in range(n - 1)]
+    socks = [first] + [bind_socket(("tcp", "127.0.0.1", port), reuseport=True) for _ in range(n - 1)]
+    clients = []
+    try:
+        yield port, socks, clients
+    finally:
+        for s in socks + clients:
+            s.close()
+
+
+def _connect(port, count, clients):
+    clients += [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
 
 
 def _accepted(socks):
@@ -34,31 +48,20 @@ def _accepted(socks):
 @needs_root
 @pytest.mark.parametrize("workers, expect", [(2, [25, 25]), (3, [17, 17, 16]), (4, [13, 13, 12, 12])])
 def test_connections_are_dealt_in_turn(workers, expect):
-    port, socks = _group(workers)
-    clients = []
-    try:
+    with _group(workers) as (port, socks, clients):
         assert reuseport.deal_in_turn(socks[0], workers) is None
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+        _connect(port, 50, clients)
         assert _accepted(socks) == expect  # the kernel's hash of 50 addresses is rarely this even
-    finally:
-        for s in socks + clients:
-            s.close()
 
 
 @needs_root
 def test_a_socket_bound_later_still_gets_its_turn():
     """The engine's master binds all of a listener's sockets and then attaches; the order they were bound in is the
     order of the workers."""
-    port, socks = _group(2)
-    try:
+    with _group(2) as (port, socks, clients):
         assert reuseport.deal_in_turn(socks[1], 2) is None  # attached through any socket of the group
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
+        _connect(port, 10, clients)
         assert _accepted(socks) == [5, 5]
-        for c in clients:
-            c.close()
-    finally:
-        for s in socks:
-            s.close()
 
 
 def test_one_worker_needs_no_program():
@@ -74,16 +77,10 @@ def test_without_bpf_the_group_keeps_the_kernels_hash(monkeypatch):
         raise OSError(1, "Operation not permitted")
 
     monkeypatch.setattr(reuseport, "_bpf", refuse)
-    port, socks = _group(2)
-    try:
+    with _group(2) as (port, socks, clients):
         assert reuseport.deal_in_turn(socks[0], 2) == "cannot create the eBPF map: Operation not permitted"
-        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        _connect(port, 20, clients)
         assert sum(_accepted(socks)) == 20  # still served, spread by the hash
-        for c in clients:
-            c.close()
-    finally:
-        for s in socks:
-            s.close()
 
 
 def test_the_program_is_what_the_kernel_expects():
