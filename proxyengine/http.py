@@ -600,8 +600,9 @@ class HttpClientProtocol(ReadPauses):
             from .persistence import parse_cookies
 
             cookies = parse_cookies([v.decode("latin-1") for n, v in ex.headers if n.lower() == b"cookie"])
-        rule_key = ex.tx.persistence_key if ex.tx is not None else None
-        key, address = pers.find(pool, self.client_ip, cookies, rule_key)
+        tx = ex.tx
+        key, address = pers.find(pool, self.client_ip, cookies, tx.persistence_key if tx is not None else None,
+                                 tx.persistence_node if tx is not None else None)
         ex.persist_key = key
         if address is None:
             return None
@@ -1030,7 +1031,7 @@ class HttpClientProtocol(ReadPauses):
         pers = ex.persist
         pool = ex.pool
         address = ex.node.address
-        if pers.type in ("ip", "ssl", "universal", "named"):
+        if pers.type in ("ip", "ssl", "universal"):  # (named: the rule names the node each time, nothing to record)
             if ex.persist_key is not None and ex.persist_new:
                 pers.record(pool.name, ex.persist_key, address)
         elif pers.type in ("cookie", "j2ee", "asp"):

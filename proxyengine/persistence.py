@@ -89,17 +89,20 @@ class Persistence:
 
     # -- lookups -------------------------------------------------------------------------------------------------
 
-    def find(self, pool, client_ip: str, cookies: dict[str, str] | None, rule_key: str | None) -> tuple[str | None,
-                                                                                                           str | None]:
-        """(session key, node address the session is on). The key is None when this request has no session."""
+    def find(self, pool, client_ip: str, cookies: dict[str, str] | None, rule_key: str | None,
+             rule_node: str | None = None) -> tuple[str | None, str | None]:
+        """(session key, node address the session is on). The key is None when this request has no session (and
+        for Named Node persistence, where the rule names the node itself: ``rule_node``, no table)."""
         t = self.type
+        if t == "named":  # connection.setPersistenceNode("host:port"); without it the pool balances as usual
+            return None, rule_node
         if t in ("ip", "ssl"):
             # ssl on an SSL-decrypting virtual server: Python's ssl module gives a server no TLS session id
             # (SSLObject.session is the client side's; a server's session is not exposed), so the client
             # address stands in. SSL pass-through reads the real session id from the hellos (tcp.py).
             key = self.ip_key(client_ip)
             return key, self._get(pool.name, key)
-        if t in ("universal", "named"):
+        if t == "universal":
             if rule_key is None:
                 return None, None
             return rule_key, self._get(pool.name, rule_key)

@@ -735,6 +735,7 @@ def run_generic_request_rules(client, data: bytes, final: bool) -> str | None:
     if _apply_routing(engine, tx, client):
         client.persist_set = True
     client.persist_key = tx.persistence_key
+    client.persist_node = tx.persistence_node
     if tx.settings:
         _apply_settings(client, tx.settings)
     ex = GenericExchange(client, tx)

@@ -10,7 +10,7 @@ cdef class _Side(ReadPauses):
 
 cdef class TcpClientProtocol(_Side):
     cdef public object engine, loop, listener, vs, response_rules, pool, tried, started, client_ip, local_ip
-    cdef public object throttle, idle_timer, connect_task, tx, connection_data, persist, persist_key
+    cdef public object throttle, idle_timer, connect_task, tx, connection_data, persist, persist_key, persist_node
     cdef public object hello_persistence, _node_addr
     cdef public list pending
     cdef public Node node

@@ -84,6 +84,7 @@ class TcpClientProtocol(_Side):
         self.persist = None  # a persistence class the rules chose (None with persist_set: none at all)
         self.persist_set = False
         self.persist_key: str | None = None
+        self.persist_node: str | None = None  # connection.setPersistenceNode, for Named Node persistence
         # ssl persistence on SSL pass-through: the class to record the session the node's ServerHello names in
         self.hello_persistence = None
         self._node_addr = ""  # the node connected to, for the connection's log line
@@ -245,8 +246,9 @@ class TcpClientProtocol(_Side):
             sid = tls_hello_session_id(b"".join(self.pending), TLS_CLIENT_HELLO)
             addr = pers.get(pool.name, sid.hex()) if sid else None
             self.hello_persistence = pers
-        elif pers is not None and (pers.type in ("ip", "ssl") or self.persist_key is not None):
-            key, addr = pers.find(pool, self.client_ip, None, self.persist_key)
+        elif pers is not None and (pers.type in ("ip", "ssl") or self.persist_key is not None
+                                   or self.persist_node is not None):
+            key, addr = pers.find(pool, self.client_ip, None, self.persist_key, self.persist_node)
         if addr:
             cand = pool.by_address.get(addr)
             if cand is not None and cand.address not in self.tried and pool.usable_persistent(cand, now):

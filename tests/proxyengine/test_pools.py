@@ -145,3 +145,14 @@ def test_persistence_ip_subnet_and_cookies():
     assert u.find(pool, "1.1.1.1", None, "user42") == ("user42", "10.0.0.1:80")
     x = Persistence(PersistenceConfig("x", "x_zeus"))
     assert x.find(pool, "1.1.1.1", {"X-Zeus-Backend": "10.0.0.1:80"}, None) == ("10.0.0.1:80", "10.0.0.1:80")
+
+
+def test_named_node_persistence_goes_where_the_rule_says():
+    """Named Node persistence: connection.setPersistenceNode("host:port") names the node; no session table, and no
+    name lets the pool balance as usual (a key alone, as universal persistence uses, names nothing)."""
+    pool = make_pool((1, 1))
+    n = Persistence(PersistenceConfig("n", "named"))
+    assert n.find(pool, "1.1.1.1", None, None, "10.0.0.1:80") == (None, "10.0.0.1:80")
+    assert n.find(pool, "1.1.1.1", None, "user42", None) == (None, None)
+    assert n.find(pool, "1.1.1.1", None, None) == (None, None)
+    assert not n.table

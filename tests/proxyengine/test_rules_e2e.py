@@ -104,6 +104,10 @@ EXTRA_RULES = {
         $user = http.getHeader("X-User");
         if ($user != "") { connection.setPersistence("by-user"); connection.setPersistenceKey($user); }
     """,
+    "named-node": """
+        $node = http.getHeader("X-Node");
+        if ($node != "") { connection.setPersistence("by-name"); connection.setPersistenceNode($node); }
+    """,
     "pending-header-then-respond": """
         http.setResponseHeader("X-Set-Early", "yes");
         if (http.getPath() == "/tea") { http.sendResponse("418 I'm a teapot", "text/plain", "tea", ""); }
@@ -263,6 +267,7 @@ VIRTUAL_SERVERS = {
     "connection-data": (["per-connection-counter"], [], "web"),
     "late-response": ([], ["late-response"], "web"),
     "user-persistence": (["user-persistence"], [], "web"),
+    "named-node": (["named-node"], [], "web"),
     "pending-header": (["pending-header-then-respond"], [], "web"),
     "max-reply-time": (["impatient-reports"], [], "slowpoke"),
 }
@@ -319,7 +324,8 @@ def _run_engine(tmp, backends):
             "api-limit": {"properties": {"basic": {"max_rate_per_second": 5}}},
             "burst": {"properties": {"basic": {"max_rate_per_minute": 3}}},
         },
-        persistence={"by-user": {"properties": {"basic": {"type": "universal"}}}},
+        persistence={"by-user": {"properties": {"basic": {"type": "universal"}}},
+                     "by-name": {"properties": {"basic": {"type": "named"}}}},
     )
     path = write_json(tmp / "engine.json", doc)
     sock = doc["node"]["control_socket"]
@@ -759,6 +765,17 @@ def test_named_persistence_class_set_by_a_rule(engine):
         assert len(nodes) == 1, (user, nodes)
         homes |= nodes
     assert homes == {b"w1", b"w2"}
+
+
+def test_named_node_persistence_set_by_a_rule(engine):
+    """connection.setPersistenceNode with a Named Node class: each request goes to the node the rule names; a name
+    not in the pool is a session failure (the class's default failure mode: a new node); no name balances."""
+    port = engine.ports["named-node"]
+    for name in ("w1", "w2", "w1"):
+        bodies = {fetch(port, headers={"X-Node": engine.nodes[name].address}).body for _ in range(4)}
+        assert bodies == {name.encode()}, (name, bodies)
+    assert fetch(port, headers={"X-Node": "127.0.0.1:1"}).body in (b"w1", b"w2")
+    assert {fetch(port).body for _ in range(6)} == {b"w1", b"w2"}
 
 
 def test_response_header_set_by_a_request_rule(engine):
