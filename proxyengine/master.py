@@ -419,10 +419,10 @@ class Master:
 
 def worker_cpus(workers: int, affinity: str) -> dict[int, int]:
     """Which CPU each worker is bound to. With ``auto`` and several workers, worker i gets the i-th CPU this process
-    may use (taskset and cgroup cpusets respected) while there are as many CPUs as workers: two workers then never
-    queue behind each other on one CPU while another runs something else, which the scheduler otherwise lets happen
-    (on 2 CPUs shared with the benchmark's client and back-end, binding raised two workers' req/s by 8-10% and cut
-    their p99 latency by a fifth; docs/performance.md). One worker is left free to move: bound, it lost 4%."""
+    may use (taskset and cgroup cpusets respected) while there are as many CPUs as workers. On 2 CPUs shared with the
+    benchmark's client and back-end, binding raised two workers' req/s by 8-10% and cut their p99 latency by a fifth:
+    they were preempted as often, but each resumed on the CPU whose caches held its data (user CPU per request 7.7 to
+    6.8 µs; docs/performance.md). One worker is left free to move: bound, it lost 4%."""
     if affinity != "auto" or workers < 2:
         return {}
     cpus = sorted(os.sched_getaffinity(0))
