@@ -39,7 +39,8 @@ ListenerKey = tuple[str, str, int]
 
 def bind_socket(key: ListenerKey, reuseport: bool = False) -> socket.socket:
     """Bind a listening socket for (kind 'tcp'|'udp', host, port); '' means every address (IPv6 and IPv4).
-    ``reuseport``: one of several sockets on the port, each a worker's, to which the master deals connections in turn (reuseport.py)."""
+    ``reuseport``: one of several sockets on the port, each a worker's, to which the master deals connections in
+    turn (reuseport.py)."""
     kind, host, port = key
     family = socket.AF_INET6 if (not host and socket.has_ipv6) or ":" in host else socket.AF_INET
     stype = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
